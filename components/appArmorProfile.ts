@@ -1,0 +1,69 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import { z } from "zod";
+import { provisionCommand, removeCommand } from "../profiles/commands";
+import { sha256Hex } from "../profiles/render";
+import { resolveConnection } from "./connection";
+import { parseVerifiedProfile } from "./parse";
+import { profileNameSchema } from "./schemas";
+import { ConnectionArgs, VerifiedProfile } from "./types";
+import { validated } from "./validate";
+
+export interface AppArmorProfileArgs {
+  /** SSH connection to the target host. */
+  connection: ConnectionArgs;
+  /** Name of the profile; the text must define exactly this profile. */
+  profileName: pulumi.Input<string>;
+  /** Full AppArmor profile text. It reaches the host on stdin, never on a command line. */
+  profileText: pulumi.Input<string>;
+  /** Also require a RAPL zone under /sys/class/powercap (default false). */
+  requireRapl?: pulumi.Input<boolean>;
+}
+
+/**
+ * Installs, loads and verifies one AppArmor profile for containers on one host, in a single SSH session:
+ * preflight, compile check, atomic install, load, boot-time loader, verification from the kernel's list.
+ * Deleting it removes the profile again (refused while a running container is confined by it).
+ */
+export class AppArmorProfile extends pulumi.ComponentResource {
+  /** What the kernel confirmed: name, mode, sha256 of the installed file, path, versions, host. */
+  public readonly verified: pulumi.Output<VerifiedProfile>;
+  /**
+   * The profile name, available only once the host verified the profile. Use it as the `apparmor=`
+   * value of a container so that the container cannot be created before.
+   */
+  public readonly profileName: pulumi.Output<string>;
+
+  constructor(name: string, args: AppArmorProfileArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pyjoules:index:AppArmorProfile", name, {}, opts);
+    const where = `AppArmorProfile "${name}"`;
+    const connection = resolveConnection(args.connection, where);
+    const profileName = validated(profileNameSchema, args.profileName, where, "profileName");
+    const text = validated(z.string().min(1).max(1 << 20), args.profileText, where, "profileText");
+    const requireRapl = validated(z.boolean(), args.requireRapl ?? false, where, "requireRapl");
+
+    const provision = new remote.Command(
+      `${name}-provision`,
+      {
+        connection: connection.command,
+        create: pulumi.all([profileName, requireRapl]).apply(([n, r]) => provisionCommand(n, r)),
+        delete: profileName.apply(removeCommand),
+        stdin: text,
+        // Another host, port or profile name is another profile: replace, removing the old one first
+        // so that a load/unload pair never unloads what was just loaded.
+        triggers: [connection.host, connection.port, profileName],
+        addPreviousOutputInEnv: false,
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, deleteBeforeReplace: true, dependsOn: opts?.dependsOn },
+    );
+
+    this.verified = pulumi
+      .all([provision.stdout, profileName, text])
+      .apply(([stdout, n, t]) => parseVerifiedProfile(stdout, { name: n, sha256: sha256Hex(t) }, where));
+    // The command's id resolves only after the command succeeded (the host verified the profile), and it
+    // stays the same across updates, so a profile change does not ripple into dependants.
+    this.profileName = pulumi.all([provision.id, profileName]).apply(([, n]) => n);
+    this.registerOutputs({ verified: this.verified, profileName: this.profileName });
+  }
+}

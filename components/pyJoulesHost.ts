@@ -1,0 +1,150 @@
+import * as pulumi from "@pulumi/pulumi";
+import { remote } from "@pulumi/command";
+import * as docker from "@pulumi/docker";
+import { z } from "zod";
+import { attestCommand } from "../profiles/commands";
+import { DEFAULT_PROFILE_NAME, POWERCAP_PATHS, renderPyJoulesProfile } from "../profiles/render";
+import { AppArmorProfile } from "./appArmorProfile";
+import { resolveConnection } from "./connection";
+import { dockerHostUrl, dockerSshOpts, materializePrivateKey } from "./dockerSsh";
+import { parseAttestation } from "./parse";
+import { clientSchema, profileArgsSchema } from "./schemas";
+import { Attestation, ClientArgs, ConnectionArgs, ProfileArgs, VerifiedProfile } from "./types";
+import { fieldOf, validated } from "./validate";
+
+export const DEFAULT_IMAGE = "aimilefth/cpu-pyjoules";
+export const DEFAULT_CONTAINER_NAME = "pyjoules-client";
+/** json-file with rotation: at most 3 × 10 MB of client logs per host. */
+export const LOG_OPTS = { "max-size": "10m", "max-file": "3" } as const;
+
+export interface PyJoulesHostArgs {
+  /** SSH connection to the host; one credential serves both the provisioning commands and the docker provider. */
+  connection: ConnectionArgs;
+  /** The pyJoules client container. */
+  client: ClientArgs;
+  /** The AppArmor profile that confines the client (default docker-pyjoules). */
+  profile?: ProfileArgs;
+  /** Fail unless the host has a RAPL zone (default true); switch off only for hosts without RAPL. */
+  requireRapl?: pulumi.Input<boolean>;
+}
+
+/** Builds the container's environment: typed settings first, then extra env, sorted by name. */
+export function clientEnv(c: z.output<typeof clientSchema>): string[] {
+  const env: Record<string, string> = { REMOTE_WRITE_URL: c.remoteWriteUrl };
+  if (c.scrapeIntervalS !== undefined) env.SCRAPE_INTERVAL_S = String(c.scrapeIntervalS);
+  if (c.pushIntervalS !== undefined) env.PUSH_INTERVAL_S = String(c.pushIntervalS);
+  if (c.maxRetryBatches !== undefined) env.MAX_RETRY_BATCHES = String(c.maxRetryBatches);
+  if (c.serviceLabel !== undefined) env.SERVICE_LABEL = c.serviceLabel;
+  if (c.logLevel !== undefined) env.LOG_LEVEL = c.logLevel;
+  Object.assign(env, c.env ?? {});
+  return Object.keys(env)
+    .sort()
+    .map((k) => `${k}=${env[k]}`);
+}
+
+/**
+ * One host: the docker-pyjoules profile (provisioned and verified), the pyJoules client container under
+ * it, and an attestation of how the running container is confined.
+ */
+export class PyJoulesHost extends pulumi.ComponentResource {
+  /** The profile as the host's kernel confirmed it. */
+  public readonly verifiedProfile: pulumi.Output<VerifiedProfile>;
+  /** How the running client container is confined, as checked on the host. */
+  public readonly attestation: pulumi.Output<Attestation>;
+  /** Name of the client container on the host. */
+  public readonly containerName: pulumi.Output<string>;
+
+  constructor(name: string, args: PyJoulesHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("pyjoules:index:PyJoulesHost", name, {}, opts);
+    const where = `PyJoulesHost "${name}"`;
+    const connection = resolveConnection(args.connection, where);
+    const field = (key: keyof typeof clientSchema.shape) =>
+      validated(clientSchema.shape[key] as z.ZodType, fieldOf(args.client, key), where, `client.${key}`);
+    const url = field("remoteWriteUrl") as pulumi.Output<string>;
+    const image = (field("image") as pulumi.Output<string | undefined>).apply((i) => i ?? DEFAULT_IMAGE);
+    const containerName = (field("containerName") as pulumi.Output<string | undefined>).apply(
+      (n) => n ?? DEFAULT_CONTAINER_NAME,
+    );
+    const envs = pulumi
+      .all([url, field("scrapeIntervalS"), field("pushIntervalS"), field("maxRetryBatches"), field("serviceLabel"), field("logLevel"), field("env")])
+      .apply(([remoteWriteUrl, scrapeIntervalS, pushIntervalS, maxRetryBatches, serviceLabel, logLevel, env]) =>
+        clientEnv({ remoteWriteUrl, scrapeIntervalS, pushIntervalS, maxRetryBatches, serviceLabel, logLevel, env } as z.output<typeof clientSchema>),
+      );
+    const profile = validated(profileArgsSchema.optional(), args.profile, where, "profile");
+    const profileName = profile.apply((p) => p?.name ?? DEFAULT_PROFILE_NAME);
+    const profileText = profile.apply((p) => renderPyJoulesProfile({ name: p?.name, extraReadPaths: p?.extraReadPaths }));
+    const requireRapl = validated(z.boolean(), args.requireRapl ?? true, where, "requireRapl");
+
+    pulumi.all([connection.password, connection.privateKey, connection.agentSocketPath]).apply(([pw, key, agent]) => {
+      if (pw !== undefined && key === undefined && agent === undefined) {
+        throw new Error(`${where}: connection.password works for the provisioning commands only; the docker provider's ssh needs connection.privateKey or connection.agentSocketPath`);
+      }
+    });
+
+    const appArmor = new AppArmorProfile(
+      `${name}-profile`,
+      { connection: args.connection, profileName, profileText, requireRapl },
+      { parent: this, dependsOn: opts?.dependsOn },
+    );
+
+    const dockerProvider = new docker.Provider(
+      `${name}-docker`,
+      {
+        host: pulumi.all([connection.user, connection.host, connection.port]).apply(([u, h, p]) => dockerHostUrl(u, h, p)),
+        sshOpts: pulumi
+          .all([connection.hostKey, connection.agentSocketPath, connection.privateKey])
+          .apply(([hostKey, agentSocketPath, key]) =>
+            dockerSshOpts({ hostKey, agentSocketPath, identityFile: key === undefined ? undefined : materializePrivateKey(key) }),
+          ),
+        // No SSH to every host when the provider is configured: `pulumi preview` in CI works from a
+        // runner that cannot reach the fleet. Containers are still created over SSH on `up`.
+        disableDockerDaemonCheck: true,
+      },
+      { parent: this },
+    );
+
+    const container = new docker.Container(
+      `${name}-client`,
+      {
+        name: containerName,
+        image,
+        envs,
+        mounts: POWERCAP_PATHS.map((p) => ({ type: "bind", source: p, target: p, readOnly: true })),
+        // Derived from the verified profile: the container cannot be created before the host verified it.
+        securityOpts: [pulumi.interpolate`apparmor=${appArmor.profileName}`, "systempaths=unconfined"],
+        privileged: false,
+        restart: "unless-stopped",
+        hosts: [{ host: "host.docker.internal", ip: "host-gateway" }],
+        logDriver: "json-file",
+        logOpts: { ...LOG_OPTS },
+      },
+      // The container name is fixed on the host, so a replacement must remove the old container first.
+      { parent: this, provider: dockerProvider, dependsOn: [appArmor], deleteBeforeReplace: true },
+    );
+
+    const attest = new remote.Command(
+      `${name}-attest`,
+      {
+        connection: connection.command,
+        create: pulumi
+          .all([appArmor.profileName, container.name, requireRapl])
+          .apply(([p, c, r]) => attestCommand(p, c, r)),
+        triggers: [container.id],
+        addPreviousOutputInEnv: false,
+        logging: "stdoutAndStderr",
+      },
+      { parent: this, dependsOn: [container] },
+    );
+
+    this.verifiedProfile = appArmor.verified;
+    this.containerName = container.name;
+    this.attestation = pulumi
+      .all([attest.stdout, appArmor.profileName, container.name, requireRapl])
+      .apply(([stdout, profile, c, r]) => parseAttestation(stdout, { profile, container: c, requireRapl: r }, where));
+    this.registerOutputs({
+      verifiedProfile: this.verifiedProfile,
+      attestation: this.attestation,
+      containerName: this.containerName,
+    });
+  }
+}

@@ -1,0 +1,161 @@
+import { isIP } from "node:net";
+import { z } from "zod";
+import { profileName, readOnlyPath } from "../profiles/validation";
+
+/**
+ * zod schemas: the single source of truth for what a valid (resolved) argument is. The public arg
+ * interfaces in ./types.ts are checked against `z.infer` of these at compile time.
+ */
+
+const HOSTNAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
+
+/** RFC 1123 host name, or an IPv4/IPv6 literal (no brackets). */
+export const hostSchema = z
+  .string()
+  .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), "must be an RFC 1123 host name or an IP address");
+
+export const portSchema = z.number().int("must be an integer").min(1).max(65535);
+
+/** POSIX portable user names (useradd's default rule). */
+export const userSchema = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a user name of [a-z_][a-z0-9_-]* (at most 32 characters)");
+
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\.com|sk-ecdsa-sha2-nistp256@openssh\.com) [A-Za-z0-9+/]+={0,3}$/;
+
+/** An OpenSSH public host key, "TYPE BASE64" (a trailing comment is dropped). */
+export const hostKeySchema = z
+  .string()
+  .transform((k) => k.trim().split(/\s+/).slice(0, 2).join(" "))
+  .refine((k) => HOST_KEY.test(k), 'must be an OpenSSH public host key such as "ssh-ed25519 AAAA..."');
+
+export const socketPathSchema = z
+  .string()
+  .regex(/^\/[A-Za-z0-9_.@:+/-]{1,254}$/, "must be an absolute path of letters, digits and _ . @ : + - /");
+
+export const privateKeySchema = z
+  .string()
+  .refine((k) => /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(k), "must be a PEM/OpenSSH private key");
+
+const secretString = z.string().min(1, "must not be empty");
+
+export const proxySchema = z.object({
+  host: hostSchema,
+  port: portSchema.optional(),
+  user: userSchema.optional(),
+  privateKey: privateKeySchema.optional(),
+  privateKeyPassword: secretString.optional(),
+  password: secretString.optional(),
+  agentSocketPath: socketPathSchema.optional(),
+  hostKey: hostKeySchema.optional(),
+});
+
+export const connectionSchema = proxySchema
+  .extend({
+    proxy: proxySchema.optional(),
+    dialErrorLimit: z.number().int().min(1).max(100).optional(),
+    perDialTimeout: z.number().int().min(1).max(600).optional(),
+  });
+
+/** Docker image reference: [registry[:port]/]repo[:tag][@sha256:digest]. */
+export const imageSchema = z
+  .string()
+  .max(512)
+  .regex(
+    /^(?:[a-z0-9]+(?:[.-][a-z0-9]+)*(?::[0-9]{1,5})?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/,
+    "must be a Docker image reference such as registry/repo:tag or repo@sha256:<digest>",
+  );
+
+export const containerNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "must match [A-Za-z0-9][A-Za-z0-9_.-]* (at most 128 characters)");
+
+export const remoteWriteUrlSchema = z
+  .string()
+  .max(2048)
+  .refine((u) => {
+    try {
+      const url = new URL(u);
+      return (url.protocol === "http:" || url.protocol === "https:") && url.hostname !== "";
+    } catch {
+      return false;
+    }
+  }, "must be an http(s) URL")
+  .refine((u) => !/[\s\u0000-\u001f\u007f]/.test(u), "must not contain whitespace or control characters");
+
+/** Variables the component sets itself from the typed client settings. */
+export const RESERVED_ENV = [
+  "REMOTE_WRITE_URL",
+  "SCRAPE_INTERVAL_S",
+  "PUSH_INTERVAL_S",
+  "MAX_RETRY_BATCHES",
+  "SERVICE_LABEL",
+  "LOG_LEVEL",
+] as const;
+
+export const envKeySchema = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, "must be an environment variable name ([A-Za-z_][A-Za-z0-9_]*)")
+  .refine((k) => !(RESERVED_ENV as readonly string[]).includes(k), "is set from a typed client setting; use that instead");
+
+export const envValueSchema = z
+  .string()
+  .max(4096)
+  .refine((v) => !v.includes("\u0000"), "must not contain NUL");
+
+export const logLevelSchema = z.enum(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]);
+
+export const clientSchema = z.object({
+  remoteWriteUrl: remoteWriteUrlSchema,
+  image: imageSchema.optional(),
+  containerName: containerNameSchema.optional(),
+  scrapeIntervalS: z.number().min(0.01).max(3600).optional(),
+  pushIntervalS: z.number().min(0.1).max(86400).optional(),
+  maxRetryBatches: z.number().int().min(0).max(10000).optional(),
+  serviceLabel: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, "must match [A-Za-z0-9][A-Za-z0-9_.:-]*")
+    .optional(),
+  logLevel: logLevelSchema.optional(),
+  env: z.record(envKeySchema, envValueSchema).optional(),
+});
+
+export const profileArgsSchema = z.object({
+  name: profileName.optional(),
+  extraReadPaths: z.array(readOnlyPath).max(64).optional(),
+});
+
+export { profileName as profileNameSchema, readOnlyPath as readOnlyPathSchema };
+
+export type Connection = z.infer<typeof connectionSchema>;
+export type Client = z.infer<typeof clientSchema>;
+export type ProfileSettings = z.infer<typeof profileArgsSchema>;
+
+/** What provision.sh prints after the kernel confirmed the profile. */
+export const verifiedProfileSchema = z.object({
+  name: profileName,
+  mode: z.literal("enforce"),
+  sha256: z.string().regex(/^[a-f0-9]{64}$/),
+  path: z.string().startsWith("/etc/apparmor.d/containers/"),
+  loader: z.string().min(1),
+  parserVersion: z.string(),
+  dockerVersion: z.string(),
+  kernel: z.string(),
+  host: z.string(),
+});
+
+/** What attest.sh prints about the running client container. */
+export const attestationSchema = z.object({
+  host: z.string(),
+  container: z.string(),
+  running: z.boolean(),
+  apparmorProfile: z.string(),
+  procAttrCurrent: z.string(),
+  privileged: z.boolean(),
+  addedCapabilities: z.number().int(),
+  classPowercapReadOnly: z.boolean(),
+  devicesPowercapReadOnly: z.boolean(),
+  raplZone: z.string(),
+  raplReadable: z.boolean(),
+  ok: z.boolean(),
+});

@@ -1,0 +1,85 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { PyJoulesFleet, PyJoulesFleetArgs } from "./pyJoulesFleet";
+import {
+  clientSchema,
+  hostKeySchema,
+  hostSchema,
+  portSchema,
+  profileArgsSchema,
+  socketPathSchema,
+  userSchema,
+} from "./schemas";
+import { parseOrThrow } from "./validate";
+
+/**
+ * The stack configuration of the root program (see Pulumi.example.yaml). The SSH private key is a
+ * separate secret key, `sshPrivateKey`, so it is never part of a plain config object.
+ */
+export const stackConfigSchema = z
+  .object({
+    hosts: z
+      .array(
+        z
+          .object({
+            name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, "must match [A-Za-z0-9][A-Za-z0-9_.-]*"),
+            host: hostSchema,
+            port: portSchema.optional(),
+            user: userSchema.optional(),
+            hostKey: hostKeySchema.optional(),
+            wave: z.number().int().min(0).max(1000).optional(),
+            requireRapl: z.boolean().optional(),
+            client: clientSchema.partial().strict().optional(),
+            profile: profileArgsSchema.strict().optional(),
+          })
+          .strict(),
+      )
+      .min(1, "needs at least one host"),
+    ssh: z
+      .object({
+        user: userSchema.optional(),
+        port: portSchema.optional(),
+        agentSocketPath: socketPathSchema.optional(),
+        dialErrorLimit: z.number().int().min(1).max(100).optional(),
+        perDialTimeout: z.number().int().min(1).max(600).optional(),
+      })
+      .strict()
+      .optional(),
+    client: clientSchema.partial().strict().optional(),
+    profile: profileArgsSchema.strict().optional(),
+    requireRapl: z.boolean().optional(),
+  })
+  .strict();
+export type StackConfig = z.infer<typeof stackConfigSchema>;
+
+export const CONFIG_KEYS = ["hosts", "ssh", "client", "profile", "requireRapl"] as const;
+
+/** Fleet arguments from a validated stack config; the key stays a secret Output. */
+export function fleetArgsFromConfig(raw: unknown, privateKey: pulumi.Output<string> | undefined): PyJoulesFleetArgs {
+  const c = parseOrThrow(stackConfigSchema, raw, "stack config");
+  return {
+    defaults: {
+      connection: { ...c.ssh, privateKey },
+      client: c.client,
+      profile: c.profile,
+      requireRapl: c.requireRapl,
+    },
+    hosts: c.hosts.map((h) => ({
+      name: h.name,
+      wave: h.wave,
+      requireRapl: h.requireRapl,
+      client: h.client,
+      profile: h.profile,
+      connection: { host: h.host, port: h.port, user: h.user, hostKey: h.hostKey },
+    })),
+  };
+}
+
+/** The root program: one PyJoulesFleet from the stack config. */
+export function stackProgram(config = new pulumi.Config()) {
+  const raw = Object.fromEntries(
+    CONFIG_KEYS.map((k) => [k, config.getObject<unknown>(k)]).filter(([, v]) => v !== undefined),
+  );
+  const fleet = new PyJoulesFleet("pyjoules", fleetArgsFromConfig(raw, config.getSecret("sshPrivateKey")));
+  return { verifiedProfiles: fleet.verifiedProfiles, attestations: fleet.attestations };
+}

@@ -1,0 +1,133 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/**
+ * Public argument shapes. They are named interfaces with doc comments (Pulumi's component schema
+ * analyzer turns them into typed, described schema types) and contain no unions or callbacks, so the
+ * same components can be served to every Pulumi language.
+ */
+
+/** A bastion host the SSH connection jumps through (same fields as the connection itself). */
+export interface ProxyConnectionArgs {
+  /** Bastion host name (RFC 1123) or IP address. */
+  host: pulumi.Input<string>;
+  /** SSH port of the bastion (default 22). */
+  port?: pulumi.Input<number>;
+  /** SSH user on the bastion (default root). */
+  user?: pulumi.Input<string>;
+  /** Private key for the bastion (kept secret). */
+  privateKey?: pulumi.Input<string>;
+  /** Passphrase of that private key (kept secret). */
+  privateKeyPassword?: pulumi.Input<string>;
+  /** Password for the bastion (kept secret). */
+  password?: pulumi.Input<string>;
+  /** Path to an ssh-agent socket to authenticate with. */
+  agentSocketPath?: pulumi.Input<string>;
+  /** The bastion's public host key ("ssh-ed25519 AAAA..."), pinned when given. */
+  hostKey?: pulumi.Input<string>;
+}
+
+/** How to reach one target host over SSH; the same shape as @pulumi/command's connection. */
+export interface ConnectionArgs {
+  /** Host name (RFC 1123) or IP address of the target. */
+  host: pulumi.Input<string>;
+  /** SSH port (default 22). */
+  port?: pulumi.Input<number>;
+  /** SSH user (default root). A non-root user needs passwordless sudo; the docker path needs docker access (docker group). */
+  user?: pulumi.Input<string>;
+  /** Private key (kept secret). Configures both the provisioning commands and the docker provider's ssh. */
+  privateKey?: pulumi.Input<string>;
+  /** Passphrase of the private key (kept secret). The docker path cannot use an encrypted key: use an agent there. */
+  privateKeyPassword?: pulumi.Input<string>;
+  /** SSH password (kept secret). Provisioning commands only; the docker path needs a key or an agent. */
+  password?: pulumi.Input<string>;
+  /** ssh-agent socket; used by both the provisioning commands and the docker provider's ssh (IdentityAgent). */
+  agentSocketPath?: pulumi.Input<string>;
+  /** The target's public host key ("ssh-ed25519 AAAA..."). When given, both SSH paths pin it. */
+  hostKey?: pulumi.Input<string>;
+  /** A bastion to connect through. */
+  proxy?: pulumi.Input<ProxyConnectionArgs>;
+  /** How many times to retry a failed dial (default 10). */
+  dialErrorLimit?: pulumi.Input<number>;
+  /** Seconds per dial attempt (default 15). */
+  perDialTimeout?: pulumi.Input<number>;
+}
+
+/** Settings of the pyJoules client container. */
+export interface ClientArgs {
+  /** Prometheus remote-write endpoint the client pushes to (http or https). */
+  remoteWriteUrl: pulumi.Input<string>;
+  /** Client image (default aimilefth/cpu-pyjoules). Pin a digest (repo@sha256:...) in production. */
+  image?: pulumi.Input<string>;
+  /** Container name on the host (default pyjoules-client). */
+  containerName?: pulumi.Input<string>;
+  /** Seconds between RAPL reads (SCRAPE_INTERVAL_S, client default 0.1). */
+  scrapeIntervalS?: pulumi.Input<number>;
+  /** Seconds between pushes (PUSH_INTERVAL_S, client default 4). */
+  pushIntervalS?: pulumi.Input<number>;
+  /** Failed batches kept for retry (MAX_RETRY_BATCHES, client default 5). */
+  maxRetryBatches?: pulumi.Input<number>;
+  /** Value of the service label on every sample (SERVICE_LABEL, client default cpu-pyjoules). */
+  serviceLabel?: pulumi.Input<string>;
+  /** DEBUG, INFO, WARNING, ERROR or CRITICAL (LOG_LEVEL, client default INFO). */
+  logLevel?: pulumi.Input<string>;
+  /** Further environment variables for the client (names must not clash with the typed settings). */
+  env?: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
+}
+
+/** Which AppArmor profile confines the client. */
+export interface ProfileArgs {
+  /** Profile name (default docker-pyjoules). */
+  name?: pulumi.Input<string>;
+  /** Further absolute paths the container may read but never write (optionally ending in /**). */
+  extraReadPaths?: pulumi.Input<pulumi.Input<string>[]>;
+}
+
+/** What the kernel confirmed after provisioning, as printed by provision.sh on the host. */
+export interface VerifiedProfile {
+  /** Profile name. */
+  name: string;
+  /** Always "enforce": anything else fails the deployment. */
+  mode: string;
+  /** sha256 of the installed profile file (equals the sha256 of the text that was sent). */
+  sha256: string;
+  /** Where the profile file lives on the host. */
+  path: string;
+  /** The systemd unit that loads the profile at boot, before docker.service. */
+  loader: string;
+  /** apparmor_parser version on the host. */
+  parserVersion: string;
+  /** Docker server version on the host. */
+  dockerVersion: string;
+  /** Kernel release of the host. */
+  kernel: string;
+  /** The host's own name. */
+  host: string;
+}
+
+/** How the running client container is confined, as seen from its host (attest.sh). */
+export interface Attestation {
+  /** The host's own name. */
+  host: string;
+  /** Container name. */
+  container: string;
+  /** The container is running. */
+  running: boolean;
+  /** AppArmor profile Docker reports for the container. */
+  apparmorProfile: string;
+  /** /proc/1/attr/current inside the container, e.g. "docker-pyjoules (enforce)". */
+  procAttrCurrent: string;
+  /** The container is privileged (must be false). */
+  privileged: boolean;
+  /** Number of added capabilities (must be 0). */
+  addedCapabilities: number;
+  /** /sys/class/powercap is mounted read-only. */
+  classPowercapReadOnly: boolean;
+  /** /sys/devices/virtual/powercap is mounted read-only. */
+  devicesPowercapReadOnly: boolean;
+  /** The RAPL zone probed (e.g. intel-rapl:0), empty when none exists. */
+  raplZone: string;
+  /** energy_uj of that zone is readable inside the container. */
+  raplReadable: boolean;
+  /** Every check passed. */
+  ok: boolean;
+}

@@ -1,0 +1,143 @@
+#!/bin/sh
+# Install, load and verify one AppArmor profile for containers. Runs as root on the target host.
+#
+#   provision.sh NAME REQUIRE_RAPL < PROFILE_TEXT        (REQUIRE_RAPL: yes | no)
+#
+# All-or-nothing: preflight, compile check without loading, atomic install, load (rolled back on
+# failure), boot-time loader, verification from the kernel's own profile list. Prints exactly one JSON
+# line on success; one line on stderr naming the cause on failure. Re-running with the same profile
+# changes nothing and prints the same line.
+set -eu
+umask 022
+
+# PYJOULES_TEST_ROOT lets the unit tests run this script against a fake filesystem; empty on hosts.
+R=${PYJOULES_TEST_ROOT:-}
+PARSER=$R/sbin/apparmor_parser # Docker looks for exactly this path; without it apparmor= is ignored.
+CONTAINERS_DIR=$R/etc/apparmor.d/containers
+UNIT_DIR=$R/etc/systemd/system
+STATE_DIR=$R/var/lib/pulumi-pyjoules
+LOCK_FILE=$R/run/lock/pulumi-pyjoules.lock
+SECURITYFS=$R/sys/kernel/security/apparmor
+UNIT_TEMPLATE=pyjoules-apparmor@.service
+
+host=$(hostname 2>/dev/null || uname -n)
+die() {
+	printf 'pyjoules: %s: %s\n' "$host" "$*" >&2
+	exit 1
+}
+token() { tr -cd 'A-Za-z0-9._+~:-'; }
+
+[ $# -eq 2 ] || die "usage: provision.sh NAME yes|no < profile"
+name=$1
+require_rapl=$2
+case $name in
+'' | [!A-Za-z0-9]* | *[!A-Za-z0-9_.-]*) die "invalid profile name '$name'" ;;
+esac
+case $require_rapl in
+yes | no) ;;
+*) die "REQUIRE_RAPL must be yes or no, not '$require_rapl'" ;;
+esac
+[ "$(id -u)" -eq 0 ] || die "must run as root"
+
+# 1. Preflight: every condition under which Docker would not confine the container as asked.
+enabled=$(cat "$R/sys/module/apparmor/parameters/enabled" 2>/dev/null || true)
+case $enabled in
+Y*) ;;
+*) die "AppArmor is not enabled in the kernel (/sys/module/apparmor/parameters/enabled is '${enabled:-missing}')" ;;
+esac
+[ -d "$SECURITYFS" ] || die "AppArmor is not enabled: /sys/kernel/security/apparmor is missing"
+[ -x "$PARSER" ] || die "/sbin/apparmor_parser is missing: Docker would silently run the container unconfined (install the apparmor package)"
+[ -e "$R/etc/apparmor.d/abi/3.0" ] || die "AppArmor older than 3.0 (/etc/apparmor.d/abi/3.0 is missing); Debian 12+ or Ubuntu 22.04+ is required"
+command -v docker >/dev/null 2>&1 || die "docker is missing"
+docker_facts=$(timeout 60 docker info --format '{{.ServerVersion}} {{json .SecurityOptions}}' 2>&1) ||
+	die "docker info failed (is the Docker daemon running?): $(printf '%s' "$docker_facts" | head -n 1)"
+case $docker_facts in
+*name=apparmor*) ;;
+*) die "docker info does not list apparmor among its security options: Docker would ignore apparmor=$name" ;;
+esac
+if [ "$require_rapl" = yes ]; then
+	set -- "$R"/sys/class/powercap/intel-rapl:*
+	[ -e "$1" ] || die "no RAPL zone under /sys/class/powercap (intel-rapl:*); set requireRapl=false for hosts without RAPL"
+fi
+for tool in flock systemctl sha256sum cmp; do
+	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"
+done
+
+# Serialise runs on this host (two stacks, or a retry racing a dropped session).
+mkdir -p "$(dirname "$LOCK_FILE")" "$CONTAINERS_DIR" "$STATE_DIR"
+exec 9>"$LOCK_FILE"
+flock -w 120 9 || die "another provisioning run has held $LOCK_FILE for 120 s"
+
+target=$CONTAINERS_DIR/$name
+previous=$CONTAINERS_DIR/.$name.previous
+stamp=$STATE_DIR/$name.loaded
+unit=pyjoules-apparmor@$name.service
+tmp=$(mktemp "$CONTAINERS_DIR/.$name.XXXXXX")
+trap 'rm -f "$tmp"' EXIT
+cat >"$tmp"
+chmod 0644 "$tmp"
+
+# 2. Compile without loading: a broken profile never replaces a working one.
+out=$("$PARSER" -Q -K "$tmp" 2>&1) || die "profile $name does not compile: $(printf '%s' "$out" | head -n 3 | tr '\n' ' ')"
+names=$("$PARSER" -N "$tmp" 2>&1) || die "cannot list the profiles in the new text: $names"
+[ "$names" = "$name" ] || die "the profile text must define exactly the profile '$name', not: $(printf '%s' "$names" | tr '\n' ' ')"
+new_sha=$(sha256sum "$tmp" | cut -d ' ' -f 1)
+
+loaded() { grep -qxF "$name (enforce)" "$SECURITYFS/profiles"; }
+
+# 3 + 4. Install atomically and load, unless exactly this text is already installed and loaded.
+if cmp -s "$tmp" "$target" && [ "$(cat "$stamp" 2>/dev/null || true)" = "$new_sha" ] && loaded; then
+	rm -f "$tmp"
+else
+	# From here a dropped SSH session must not stop us half-way: finish, then report.
+	trap '' HUP PIPE INT TERM
+	if [ -e "$target" ]; then cp -p "$target" "$previous"; else rm -f "$previous"; fi
+	mv -f "$tmp" "$target"
+	if ! out=$("$PARSER" -r -W "$target" 2>&1); then
+		if [ -e "$previous" ]; then
+			mv -f "$previous" "$target"
+			"$PARSER" -r -W "$target" >/dev/null 2>&1 || true
+		else
+			rm -f "$target"
+		fi
+		die "loading profile $name failed (previous profile restored): $(printf '%s' "$out" | head -n 3 | tr '\n' ' ')"
+	fi
+	rm -f "$previous"
+	printf '%s\n' "$new_sha" >"$stamp"
+fi
+
+# 5. Survive reboots: apparmor.service loads only the top of /etc/apparmor.d, not containers/.
+unit_text="[Unit]
+Description=Load AppArmor profile %i for containers (pulumi-pyjoules)
+After=apparmor.service
+Before=docker.service containerd.service
+ConditionPathExists=/etc/apparmor.d/containers/%i
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/sbin/apparmor_parser -r -W /etc/apparmor.d/containers/%i
+
+[Install]
+WantedBy=multi-user.target docker.service"
+if [ "$(cat "$UNIT_DIR/$UNIT_TEMPLATE" 2>/dev/null || true)" != "$unit_text" ]; then
+	mkdir -p "$UNIT_DIR"
+	printf '%s\n' "$unit_text" >"$UNIT_DIR/.$UNIT_TEMPLATE.tmp"
+	mv -f "$UNIT_DIR/.$UNIT_TEMPLATE.tmp" "$UNIT_DIR/$UNIT_TEMPLATE"
+	systemctl daemon-reload
+fi
+if [ "$(systemctl is-enabled "$unit" 2>/dev/null || true)" != enabled ]; then
+	systemctl enable "$unit" >/dev/null 2>&1 || die "cannot enable the boot-time loader $unit"
+fi
+[ "$(systemctl is-enabled "$unit" 2>/dev/null || true)" = enabled ] || die "boot-time loader $unit is not enabled"
+
+# 6. Verify from the kernel's own list (aa-status indents names; this file does not).
+loaded || die "profile $name is not loaded in enforce mode according to /sys/kernel/security/apparmor/profiles"
+
+# 7. One JSON line of verified facts; every value is reduced to inert characters.
+sha=$(sha256sum "$target" | cut -d ' ' -f 1)
+parser_version=$("$PARSER" --version 2>/dev/null | head -n 1 | awk '{print $NF}' | token)
+docker_version=$(printf '%s' "${docker_facts%% *}" | token)
+kernel=$(uname -r | token)
+printf '{"name":"%s","mode":"enforce","sha256":"%s","path":"%s","loader":"%s","parserVersion":"%s","dockerVersion":"%s","kernel":"%s","host":"%s"}\n' \
+	"$name" "$sha" "/etc/apparmor.d/containers/$name" "$unit" "$parser_version" "$docker_version" "$kernel" "$(printf '%s' "$host" | token)"
