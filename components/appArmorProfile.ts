@@ -5,9 +5,11 @@ import { provisionCommand, removeCommand } from "../profiles/commands";
 import { sha256Hex } from "../profiles/render";
 import { resolveConnection } from "./connection";
 import { parseVerifiedProfile } from "./parse";
-import { profileNameSchema } from "./schemas";
+import { connectionSchema, profileNameSchema } from "./schemas";
 import { ConnectionArgs, VerifiedProfile } from "./types";
-import { validated } from "./validate";
+import { precheck, validated } from "./validate";
+
+const PROFILE_TEXT = z.string().min(1, "must not be empty").max(1 << 20, "at most 1 MiB");
 
 export interface AppArmorProfileArgs {
   /** SSH connection to the target host. */
@@ -35,11 +37,15 @@ export class AppArmorProfile extends pulumi.ComponentResource {
   public readonly profileName: pulumi.Output<string>;
 
   constructor(name: string, args: AppArmorProfileArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("pyjoules:index:AppArmorProfile", name, {}, opts);
     const where = `AppArmorProfile "${name}"`;
+    precheck(connectionSchema, args.connection, where, "connection");
+    precheck(profileNameSchema, args.profileName, where, "profileName");
+    precheck(PROFILE_TEXT, args.profileText, where, "profileText");
+    precheck(z.boolean(), args.requireRapl, where, "requireRapl");
+    super("pyjoules:index:AppArmorProfile", name, {}, opts);
     const connection = resolveConnection(args.connection, where);
     const profileName = validated(profileNameSchema, args.profileName, where, "profileName");
-    const text = validated(z.string().min(1).max(1 << 20), args.profileText, where, "profileText");
+    const text = validated(PROFILE_TEXT, args.profileText, where, "profileText");
     const requireRapl = validated(z.boolean(), args.requireRapl ?? false, where, "requireRapl");
 
     const provision = new remote.Command(

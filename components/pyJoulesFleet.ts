@@ -122,43 +122,53 @@ export class PyJoulesFleet extends pulumi.ComponentResource {
   public readonly attestations: pulumi.Output<{ [host: string]: Attestation }>;
 
   constructor(name: string, args: PyJoulesFleetArgs, opts?: pulumi.ComponentResourceOptions) {
+    const plan = pulumi.Output.isInstance(args.hosts) ? undefined : planWaves(name, args.hosts, args.defaults);
     super("pyjoules:index:PyJoulesFleet", name, {}, opts);
-    const hosts = pulumi.Output.isInstance(args.hosts)
+    const hosts = plan === undefined
       ? // Through a multi-language SDK the host list arrives as an Output: build once it is known.
-        pulumi.output(args.hosts as unknown as pulumi.Input<FleetHostArgs[]>).apply((hs) => this.build(name, hs, args.defaults))
-      : pulumi.output(this.build(name, args.hosts, args.defaults));
+        pulumi
+          .output(args.hosts as unknown as pulumi.Input<FleetHostArgs[]>)
+          .apply((hs) => this.build(name, planWaves(name, hs, args.defaults)))
+      : pulumi.output(this.build(name, plan));
     this.verifiedProfiles = hosts.apply((hs) => pulumi.all(Object.fromEntries(hs.map((h) => [h.name, h.host.verifiedProfile]))));
     this.attestations = hosts.apply((hs) => pulumi.all(Object.fromEntries(hs.map((h) => [h.name, h.host.attestation]))));
     this.registerOutputs({ verifiedProfiles: this.verifiedProfiles, attestations: this.attestations });
   }
 
-  private build(fleet: string, hosts: FleetHostArgs[], defaults: FleetDefaultsArgs | undefined) {
-    if (!Array.isArray(hosts) || hosts.length === 0) throw new Error(`PyJoulesFleet "${fleet}": invalid hosts: needs at least one host`);
-    const seen = new Set<string>();
-    const waves = new Map<number, FleetHostArgs[]>();
-    for (const h of hosts) {
-      const where = `PyJoulesFleet "${fleet}" host ${JSON.stringify(h?.name)}`;
-      const n = hostNameSchema.safeParse(h?.name);
-      if (!n.success) throw new Error(`${where}: invalid name: ${n.error.issues[0]!.message}`);
-      if (seen.has(h.name)) throw new Error(`${where}: invalid name: appears twice`);
-      seen.add(h.name);
-      const w = waveSchema.safeParse(h.wave ?? 0);
-      if (!w.success) throw new Error(`${where}: invalid wave: ${w.error.issues[0]!.message} (got ${JSON.stringify(h.wave)})`);
-      waves.set(w.data, [...(waves.get(w.data) ?? []), h]);
-    }
+  private build(fleet: string, waves: Wave[]) {
     const built: { name: string; host: PyJoulesHost }[] = [];
     let previousWaves: PyJoulesHost[] = [];
-    for (const wave of [...waves.keys()].sort((a, b) => a - b)) {
-      const current = waves.get(wave)!.map((h) => {
-        const host = new PyJoulesHost(`${fleet}-${h.name}`, mergeHost(fleet, h, defaults), {
+    for (const wave of waves) {
+      const current = wave.map(({ name, args }) => {
+        const host = new PyJoulesHost(`${fleet}-${name}`, args, {
           parent: this,
           dependsOn: previousWaves.length > 0 ? [...previousWaves] : undefined,
         });
-        built.push({ name: h.name, host });
+        built.push({ name, host });
         return host;
       });
       previousWaves = [...previousWaves, ...current];
     }
     return built;
   }
+}
+
+type Wave = { name: string; args: ReturnType<typeof mergeHost> }[];
+
+/** Validates names and waves, merges defaults, and orders the hosts into waves (lowest first). */
+function planWaves(fleet: string, hosts: FleetHostArgs[], defaults: FleetDefaultsArgs | undefined): Wave[] {
+  if (!Array.isArray(hosts) || hosts.length === 0) throw new Error(`PyJoulesFleet "${fleet}": invalid hosts: needs at least one host`);
+  const seen = new Set<string>();
+  const waves = new Map<number, Wave>();
+  for (const h of hosts) {
+    const where = `PyJoulesFleet "${fleet}" host ${JSON.stringify(h?.name)}`;
+    const n = hostNameSchema.safeParse(h?.name);
+    if (!n.success) throw new Error(`${where}: invalid name: ${n.error.issues[0]!.message}`);
+    if (seen.has(h.name)) throw new Error(`${where}: invalid name: appears twice`);
+    seen.add(h.name);
+    const w = waveSchema.safeParse(h.wave ?? 0);
+    if (!w.success) throw new Error(`${where}: invalid wave: ${w.error.issues[0]!.message} (got ${JSON.stringify(h.wave)})`);
+    waves.set(w.data, [...(waves.get(w.data) ?? []), { name: h.name, args: mergeHost(fleet, h, defaults) }]);
+  }
+  return [...waves.keys()].sort((a, b) => a - b).map((k) => waves.get(k)!);
 }

@@ -8,14 +8,17 @@ import { AppArmorProfile } from "./appArmorProfile";
 import { resolveConnection } from "./connection";
 import { dockerHostUrl, dockerSshOpts, materializePrivateKey } from "./dockerSsh";
 import { parseAttestation } from "./parse";
-import { clientSchema, profileArgsSchema } from "./schemas";
+import { clientSchema, connectionSchema, profileArgsSchema } from "./schemas";
 import { Attestation, ClientArgs, ConnectionArgs, ProfileArgs, VerifiedProfile } from "./types";
-import { fieldOf, validated } from "./validate";
+import { fieldOf, precheck, validated } from "./validate";
 
 export const DEFAULT_IMAGE = "aimilefth/cpu-pyjoules";
 export const DEFAULT_CONTAINER_NAME = "pyjoules-client";
 /** json-file with rotation: at most 3 × 10 MB of client logs per host. */
 export const LOG_OPTS = { "max-size": "10m", "max-file": "3" } as const;
+
+const PASSWORD_ONLY =
+  "invalid connection.password: it works for the provisioning commands only; the docker provider's ssh needs connection.privateKey or connection.agentSocketPath";
 
 export interface PyJoulesHostArgs {
   /** SSH connection to the host; one credential serves both the provisioning commands and the docker provider. */
@@ -55,8 +58,17 @@ export class PyJoulesHost extends pulumi.ComponentResource {
   public readonly containerName: pulumi.Output<string>;
 
   constructor(name: string, args: PyJoulesHostArgs, opts?: pulumi.ComponentResourceOptions) {
-    super("pyjoules:index:PyJoulesHost", name, {}, opts);
     const where = `PyJoulesHost "${name}"`;
+    // Everything already known is checked before anything (this component included) is registered.
+    precheck(connectionSchema, args.connection, where, "connection");
+    precheck(clientSchema, args.client, where, "client");
+    precheck(profileArgsSchema, args.profile, where, "profile");
+    precheck(z.boolean(), args.requireRapl, where, "requireRapl");
+    const c = args.connection as ConnectionArgs;
+    if (!pulumi.Output.isInstance(c) && c.password !== undefined && c.privateKey === undefined && c.agentSocketPath === undefined) {
+      throw new Error(`${where}: ${PASSWORD_ONLY}`);
+    }
+    super("pyjoules:index:PyJoulesHost", name, {}, opts);
     const connection = resolveConnection(args.connection, where);
     const field = (key: keyof typeof clientSchema.shape) =>
       validated(clientSchema.shape[key] as z.ZodType, fieldOf(args.client, key), where, `client.${key}`);
@@ -75,12 +87,6 @@ export class PyJoulesHost extends pulumi.ComponentResource {
     const profileText = profile.apply((p) => renderPyJoulesProfile({ name: p?.name, extraReadPaths: p?.extraReadPaths }));
     const requireRapl = validated(z.boolean(), args.requireRapl ?? true, where, "requireRapl");
 
-    pulumi.all([connection.password, connection.privateKey, connection.agentSocketPath]).apply(([pw, key, agent]) => {
-      if (pw !== undefined && key === undefined && agent === undefined) {
-        throw new Error(`${where}: connection.password works for the provisioning commands only; the docker provider's ssh needs connection.privateKey or connection.agentSocketPath`);
-      }
-    });
-
     const appArmor = new AppArmorProfile(
       `${name}-profile`,
       { connection: args.connection, profileName, profileText, requireRapl },
@@ -92,10 +98,14 @@ export class PyJoulesHost extends pulumi.ComponentResource {
       {
         host: pulumi.all([connection.user, connection.host, connection.port]).apply(([u, h, p]) => dockerHostUrl(u, h, p)),
         sshOpts: pulumi
-          .all([connection.hostKey, connection.agentSocketPath, connection.privateKey])
-          .apply(([hostKey, agentSocketPath, key]) =>
-            dockerSshOpts({ hostKey, agentSocketPath, identityFile: key === undefined ? undefined : materializePrivateKey(key) }),
-          ),
+          .all([connection.hostKey, connection.agentSocketPath, connection.privateKey, connection.password])
+          .apply(([hostKey, agentSocketPath, key, password]) => {
+            if (password !== undefined && key === undefined && agentSocketPath === undefined) {
+              throw new Error(`${where}: ${PASSWORD_ONLY}`);
+            }
+            const identityFile = key === undefined ? undefined : materializePrivateKey(key);
+            return dockerSshOpts({ hostKey, agentSocketPath, identityFile });
+          }),
         // No SSH to every host when the provider is configured: `pulumi preview` in CI works from a
         // runner that cannot reach the fleet. Containers are still created over SSH on `up`.
         disableDockerDaemonCheck: true,

@@ -26,6 +26,7 @@ const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|
 /** An OpenSSH public host key, "TYPE BASE64" (a trailing comment is dropped). */
 export const hostKeySchema = z
   .string()
+  .regex(/^[^\n\r\u0000]*$/, "must be one line")
   .transform((k) => k.trim().split(/\s+/).slice(0, 2).join(" "))
   .refine((k) => HOST_KEY.test(k), 'must be an OpenSSH public host key such as "ssh-ed25519 AAAA..."');
 

@@ -76,10 +76,10 @@ export function fleetArgsFromConfig(raw: unknown, privateKey: pulumi.Output<stri
 }
 
 /** The root program: one PyJoulesFleet from the stack config. */
-export function stackProgram(config = new pulumi.Config()) {
+export function stackProgram(config = new pulumi.Config(), opts?: pulumi.ComponentResourceOptions) {
   const raw = Object.fromEntries(
     CONFIG_KEYS.map((k) => [k, config.getObject<unknown>(k)]).filter(([, v]) => v !== undefined),
   );
-  const fleet = new PyJoulesFleet("pyjoules", fleetArgsFromConfig(raw, config.getSecret("sshPrivateKey")));
+  const fleet = new PyJoulesFleet("pyjoules", fleetArgsFromConfig(raw, config.getSecret("sshPrivateKey")), opts);
   return { verifiedProfiles: fleet.verifiedProfiles, attestations: fleet.attestations };
 }

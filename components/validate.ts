@@ -57,3 +57,8 @@ export function fieldOf<T extends object, K extends keyof T>(obj: pulumi.Input<T
   }
   return (obj as T)[key];
 }
+
+/** Validates the parts of `value` that are already known; a constructor calls it before it registers anything. */
+export function precheck<S extends z.ZodType>(schema: S, value: unknown, where: string, prefix: string): void {
+  if (value !== undefined && isPlain(value)) parseOrThrow(schema, value, where, prefix);
+}

@@ -1,0 +1,351 @@
+import * as pulumi from "@pulumi/pulumi";
+import { load } from "js-yaml";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { AppArmorProfile, PyJoulesFleet, PyJoulesHost, PyJoulesHostArgs } from "../../components";
+import { stackProgram } from "../../components/stack";
+import { renderPyJoulesProfile } from "../../profiles/render";
+import { collectRejections, healthyHostOutputs, runWithMocks, settle } from "./helpers/mocks";
+
+const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAUNIT-TEST-ONLY\n-----END OPENSSH PRIVATE KEY-----\n";
+const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvbS6YQ5WlM3LL+7xcF8tJ0cPq3+1bc8cF7mQX9yHcd";
+const URL = "https://prom.example.com/api/v1/write";
+const T = {
+  command: "command:remote:Command",
+  container: "docker:index/container:Container",
+  provider: "pulumi:providers:docker",
+  host: "pyjoules:index:PyJoulesHost",
+  profile: "pyjoules:index:AppArmorProfile",
+  fleet: "pyjoules:index:PyJoulesFleet",
+};
+
+beforeAll(() => {
+  process.env.PULUMI_PYJOULES_SSH_DIR = join(mkdtempSync(join(tmpdir(), "pyj-keys-")), "ssh");
+});
+
+const hostArgs = (over: Partial<PyJoulesHostArgs> = {}): PyJoulesHostArgs => ({
+  connection: { host: "10.0.0.7", user: "deploy", privateKey: pulumi.secret(KEY), hostKey: HOST_KEY },
+  client: { remoteWriteUrl: URL },
+  ...over,
+});
+const oneHost = (args = hostArgs(), o = {}) => runWithMocks((o) => new PyJoulesHost("h1", args, o), o);
+
+describe("PyJoulesHost resources", () => {
+  it("creates exactly the host component, the profile component, two commands, a docker provider and the container", async () => {
+    const run = await oneHost();
+    const counts = Object.fromEntries(
+      [T.host, T.profile, T.command, T.provider, T.container].map((t) => [t, run.ofType(t).length]),
+    );
+    expect(counts).toEqual({ [T.host]: 1, [T.profile]: 1, [T.command]: 2, [T.provider]: 1, [T.container]: 1 });
+    for (const r of run.resources.filter((r) => r.type !== T.host && r.type !== "pulumi:pulumi:Stack")) {
+      expect(r.opts.parent, `${r.name} has a parent`).toBeDefined();
+    }
+  });
+
+  it("runs the client container with exactly the restricted options", async () => {
+    const run = await oneHost(
+      hostArgs({
+        client: {
+          remoteWriteUrl: URL, image: "registry.example.com/pyj@sha256:" + "a".repeat(64), scrapeIntervalS: 0.5,
+          pushIntervalS: 8, maxRetryBatches: 3, serviceLabel: "node-7", logLevel: "DEBUG", env: { TZ: "UTC" },
+        },
+      }),
+    );
+    const c = run.byName("h1-client").inputs;
+    expect(c.securityOpts).toEqual(["apparmor=docker-pyjoules", "systempaths=unconfined"]);
+    expect(c.mounts).toEqual([
+      { type: "bind", source: "/sys/class/powercap", target: "/sys/class/powercap", readOnly: true },
+      { type: "bind", source: "/sys/devices/virtual/powercap", target: "/sys/devices/virtual/powercap", readOnly: true },
+    ]);
+    expect(c.privileged).toBe(false);
+    expect(c.capabilities).toBeUndefined();
+    expect(c.volumes).toBeUndefined();
+    expect(c.devices).toBeUndefined();
+    expect(c.restart).toBe("unless-stopped");
+    expect(c.hosts).toEqual([{ host: "host.docker.internal", ip: "host-gateway" }]);
+    expect(c.logDriver).toBe("json-file");
+    expect(c.logOpts).toEqual({ "max-size": "10m", "max-file": "3" });
+    expect(c.image).toBe("registry.example.com/pyj@sha256:" + "a".repeat(64));
+    expect(c.name).toBe("pyjoules-client");
+    expect(c.envs).toEqual([
+      "LOG_LEVEL=DEBUG", "MAX_RETRY_BATCHES=3", "PUSH_INTERVAL_S=8", `REMOTE_WRITE_URL=${URL}`,
+      "SCRAPE_INTERVAL_S=0.5", "SERVICE_LABEL=node-7", "TZ=UTC",
+    ]);
+    const known = ["name", "image", "envs", "mounts", "securityOpts", "privileged", "restart", "hosts", "logDriver", "logOpts"];
+    expect(Object.keys(c).sort()).toEqual(known.sort());
+  });
+
+  it("defaults the image to the seed's client", async () => {
+    const run = await oneHost();
+    expect(run.byName("h1-client").inputs.image).toBe("aimilefth/cpu-pyjoules");
+  });
+
+  it("provisions through sudo -n with the rendered profile on stdin", async () => {
+    const run = await oneHost(hostArgs({ profile: { extraReadPaths: ["/etc/pyjoules/**"] } }));
+    const p = run.byName("h1-profile-provision");
+    expect(p.inputs.stdin).toBe(renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] }));
+    expect(p.inputs.create).toContain("exec sudo -n /bin/sh -c");
+    expect(p.inputs.create).toMatch(/'docker-pyjoules' 'yes'$/);
+    expect(p.inputs.create).not.toContain("/etc/pyjoules"); // the profile text never rides on a command line
+    expect(p.inputs.delete).toContain("pyjoules-remove");
+    expect(p.inputs.addPreviousOutputInEnv).toBe(false);
+    expect(p.inputs.triggers).toEqual(["10.0.0.7", 22, "docker-pyjoules"]);
+    expect(p.opts.deleteBeforeReplace).toBe(true);
+    const a = run.byName("h1-attest");
+    expect(a.inputs.create).toMatch(/'docker-pyjoules' 'pyjoules-client' 'yes'$/);
+    expect(a.inputs.triggers).toEqual(["h1-client-id"]);
+  });
+
+  it("passes requireRapl=false through to both scripts", async () => {
+    const run = await oneHost(hostArgs({ requireRapl: false }));
+    expect(run.byName("h1-profile-provision").inputs.create).toMatch(/'no'$/);
+    expect(run.byName("h1-attest").inputs.create).toMatch(/'no'$/);
+  });
+
+  it("pins the host key on both SSH paths when given", async () => {
+    const run = await oneHost();
+    expect(run.byName("h1-profile-provision").inputs.connection.hostKey).toBe(HOST_KEY);
+    expect(run.byName("h1-attest").inputs.connection.hostKey).toBe(HOST_KEY);
+    const d = run.byName("h1-docker").inputs;
+    expect(d.host).toBe("ssh://deploy@10.0.0.7:22");
+    const opts: string[] = JSON.parse(d.sshOpts);
+    expect(opts).toContain("StrictHostKeyChecking=yes");
+    expect(opts).toContain(`KnownHostsCommand=/bin/echo %H ${HOST_KEY}`);
+    expect(opts).toContain("UserKnownHostsFile=/dev/null");
+    expect(opts.join(" ")).not.toMatch(/StrictHostKeyChecking=no/);
+  });
+
+  it("configures the docker path from the same credential: agent socket", async () => {
+    const run = await oneHost(hostArgs({ connection: { host: "node.example.com", port: 2222, agentSocketPath: "/run/user/1000/ssh-agent.sock" } }));
+    const d = run.byName("h1-docker").inputs;
+    expect(d.host).toBe("ssh://root@node.example.com:2222");
+    expect(JSON.parse(d.sshOpts)).toContain("IdentityAgent=/run/user/1000/ssh-agent.sock");
+    expect(run.byName("h1-profile-provision").inputs.connection.agentSocketPath).toBe("/run/user/1000/ssh-agent.sock");
+  });
+
+  it("brackets IPv6 hosts in the docker URL", async () => {
+    const run = await oneHost(hostArgs({ connection: { host: "fd00::7", privateKey: KEY } }));
+    expect(run.byName("h1-docker").inputs.host).toBe("ssh://root@[fd00::7]:22");
+  });
+
+  it("skips the docker daemon check so preview needs no SSH", async () => {
+    const run = await oneHost();
+    expect(run.byName("h1-docker").inputs.disableDockerDaemonCheck).toBe("true");
+  });
+});
+
+describe("secrets", () => {
+  it("keeps the private key secret in every resource that holds it and out of every output", async () => {
+    let host!: PyJoulesHost;
+    const run = await runWithMocks((o) => (host = new PyJoulesHost("h1", hostArgs({ connection: { host: "10.0.0.7", privateKey: pulumi.secret(KEY), password: pulumi.secret("pw-UNIT"), agentSocketPath: "/run/a.sock" } }), o)));
+    const [verified, attestation, containerName] = await Promise.all([settle(host.verifiedProfile), settle(host.attestation), settle(host.containerName)]);
+    const outputs = JSON.stringify({ verified, attestation, containerName });
+    expect(outputs).not.toContain("UNIT-TEST-ONLY");
+    expect(outputs).not.toContain("pw-UNIT");
+    for (const r of run.resources) {
+      const text = JSON.stringify(r.inputs);
+      const holds = text.includes("UNIT-TEST-ONLY") || text.includes("pw-UNIT");
+      if (r.type === T.command) {
+        expect(holds, `${r.name} gets the credential`).toBe(true);
+        expect(await (pulumi.output(r.props.connection) as any).isSecret, r.name).toBe(true);
+      } else {
+        expect(holds, `${r.name} must not hold the credential`).toBe(false);
+      }
+      if (r.type === T.command) {
+        expect(r.inputs.create).not.toContain("UNIT-TEST-ONLY");
+        expect(r.inputs.stdin ?? "").not.toContain("UNIT-TEST-ONLY");
+      }
+    }
+  });
+
+  it("writes the key for the docker path only to a private file and keeps that path secret", async () => {
+    const run = await oneHost();
+    const opts: string[] = JSON.parse(run.byName("h1-docker").inputs.sshOpts);
+    const file = opts.find((o) => o.startsWith("IdentityFile="))!.slice("IdentityFile=".length);
+    expect(readFileSync(file, "utf8")).toBe(KEY);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(statSync(join(file, "..")).mode & 0o777).toBe(0o700);
+    expect(await (pulumi.output(run.byName("h1-docker").props.sshOpts) as any).isSecret).toBe(true);
+  });
+});
+
+describe("fail closed and ordering", () => {
+  it("the container depends on the verified profile (option and data)", async () => {
+    const run = await oneHost();
+    const deps = run.byName("h1-client").opts.dependsOn as pulumi.Resource[];
+    expect(deps.some((d) => d instanceof AppArmorProfile)).toBe(true);
+    const attestDeps = run.byName("h1-attest").opts.dependsOn as pulumi.Resource[];
+    expect(attestDeps.length).toBe(1);
+  });
+
+  it("creates no container and no attestation when provisioning fails on the host", async () => {
+    const registered: string[] = [];
+    const errors = await collectRejections(async () => {
+      const run = await runWithMocks((o) => new PyJoulesHost("h1", hostArgs(), o), {
+        fail: (type, name) => type === T.command && name === "h1-profile-provision",
+        outputs: (type, inputs) => (registered.push(type), healthyHostOutputs(type, inputs)),
+      });
+      await expect(settle(run.result.verifiedProfile)).rejects.toThrow(/mock host failure/);
+    });
+    expect(registered).not.toContain(T.container);
+    expect(registered.filter((t) => t === T.command)).toEqual([]);
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((e) => String(e).includes("mock host failure for h1-profile-provision"))).toBe(true);
+  });
+
+  it("fails the host when the host reports another sha256 than the text sent", async () => {
+    const errors = await collectRejections(async () => {
+      const run = await runWithMocks((o) => new PyJoulesHost("h1", hostArgs(), o), {
+        outputs: (type, inputs) =>
+          type === T.command && String(inputs.create).includes("pyjoules-provision")
+            ? { stdout: JSON.stringify({ name: "docker-pyjoules", mode: "enforce", sha256: "0".repeat(64), path: "/etc/apparmor.d/containers/docker-pyjoules", loader: "x", parserVersion: "", dockerVersion: "", kernel: "", host: "" }) }
+            : healthyHostOutputs(type, inputs),
+      });
+      await expect(settle(run.result.verifiedProfile)).rejects.toThrow(/installed profile has sha256 0{64}, but the text sent has/);
+    });
+    expect(errors.every((e) => /sha256/.test(String(e)))).toBe(true);
+  });
+
+  it("fails the host on a wrong attestation", async () => {
+    const errors = await collectRejections(async () => {
+      const run = await runWithMocks((o) => new PyJoulesHost("h1", hostArgs(), o), {
+        outputs: (type, inputs) =>
+          type === T.command && String(inputs.create).includes("pyjoules-attest")
+            ? { stdout: JSON.stringify({ host: "h", container: "pyjoules-client", running: true, apparmorProfile: "unconfined", procAttrCurrent: "unconfined", privileged: false, addedCapabilities: 0, classPowercapReadOnly: true, devicesPowercapReadOnly: true, raplZone: "intel-rapl:0", raplReadable: true, ok: false }) }
+            : healthyHostOutputs(type, inputs),
+      });
+      await expect(settle(run.result.attestation)).rejects.toThrow(/attestation failed.*AppArmor profile is unconfined/);
+    });
+    expect(errors.every((e) => /attestation failed/.test(String(e)))).toBe(true);
+  });
+});
+
+describe("preview diffs", () => {
+  const snapshot = async (args: PyJoulesHostArgs) =>
+    Object.fromEntries((await oneHost(args)).resources.map((r) => [r.name, r.inputs]));
+
+  it("identical inputs give identical resource inputs", async () => {
+    expect(await snapshot(hostArgs())).toEqual(await snapshot(hostArgs()));
+  });
+
+  it("a profile change changes only the provisioning step's stdin", async () => {
+    const a = await snapshot(hostArgs());
+    const b = await snapshot(hostArgs({ profile: { extraReadPaths: ["/etc/pyjoules/**"] } }));
+    const changed = Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+    expect(changed).toEqual(["h1-profile-provision"]);
+    expect(Object.keys(a["h1-profile-provision"]!).filter((k) => JSON.stringify(a["h1-profile-provision"]![k]) !== JSON.stringify(b["h1-profile-provision"]![k]))).toEqual(["stdin"]);
+  });
+
+  it("a client change touches only the container", async () => {
+    const a = await snapshot(hostArgs());
+    const b = await snapshot(hostArgs({ client: { remoteWriteUrl: URL, logLevel: "DEBUG" } }));
+    expect(Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))).toEqual(["h1-client"]);
+  });
+});
+
+describe("validation", () => {
+  const bad: Array<[string, PyJoulesHostArgs, RegExp]> = [
+    ["host", hostArgs({ connection: { host: "bad host;rm", privateKey: KEY } }), /PyJoulesHost "h1": invalid connection\.host/],
+    ["port", hostArgs({ connection: { host: "a.example", port: 70000, privateKey: KEY } }), /connection\.port/],
+    ["user", hostArgs({ connection: { host: "a.example", user: "Root User", privateKey: KEY } }), /connection\.user/],
+    ["host key", hostArgs({ connection: { host: "a.example", hostKey: "ssh-ed25519 AAA\nx", privateKey: KEY } }), /connection\.hostKey/],
+    ["url", hostArgs({ client: { remoteWriteUrl: "ftp://x" } }), /client\.remoteWriteUrl/],
+    ["interval", hostArgs({ client: { remoteWriteUrl: URL, scrapeIntervalS: 0 } }), /client\.scrapeIntervalS/],
+    ["log level", hostArgs({ client: { remoteWriteUrl: URL, logLevel: "LOUD" } }), /client\.logLevel/],
+    ["reserved env", hostArgs({ client: { remoteWriteUrl: URL, env: { REMOTE_WRITE_URL: "x" } } }), /client\.env/],
+    ["env key", hostArgs({ client: { remoteWriteUrl: URL, env: { "A B": "x" } } }), /client\.env/],
+    ["image", hostArgs({ client: { remoteWriteUrl: URL, image: "Bad Image;" } }), /client\.image/],
+    ["profile name", hostArgs({ profile: { name: "../etc" } }), /profile\.name/],
+    ["extra path", hostArgs({ profile: { extraReadPaths: ["/x, /** rw"] } }), /profile\.extraReadPaths/],
+  ];
+  it.each(bad)("rejects a bad %s before creating anything, naming host and field", async (_, args, message) => {
+    let created = 0;
+    await expect(
+      runWithMocks((o) => new PyJoulesHost("h1", args, o), { outputs: () => (created++, {}) }),
+    ).rejects.toThrow(message);
+    expect(created).toBe(0);
+  });
+
+  it("never shows a secret value in an error", async () => {
+    const err = await runWithMocks((o) =>
+      new PyJoulesHost("h1", hostArgs({ connection: { host: "a.example", privateKey: "not-a-key SECRET-VALUE" } }), o),
+    ).catch((e: Error) => e);
+    expect(String(err)).toMatch(/connection\.privateKey/);
+    expect(String(err)).not.toContain("SECRET-VALUE");
+  });
+
+  it("refuses a password-only connection (the docker path cannot use it)", async () => {
+    await expect(oneHost(hostArgs({ connection: { host: "a.example", password: pulumi.secret("pw") } }))).rejects.toThrow(
+      /invalid connection\.password: it works for the provisioning commands only/,
+    );
+  });
+});
+
+describe("PyJoulesFleet", () => {
+  const fleet = (opts: pulumi.ComponentResourceOptions) =>
+    new PyJoulesFleet("f", {
+      defaults: { connection: { user: "deploy", privateKey: pulumi.secret(KEY) }, client: { remoteWriteUrl: URL, env: { A: "1" } } },
+      hosts: [
+        { name: "canary", connection: { host: "10.0.0.1" }, wave: 0 },
+        { name: "b", connection: { host: "10.0.0.2" }, wave: 1, client: { logLevel: "DEBUG", env: { B: "2" } } },
+        { name: "c", connection: { host: "10.0.0.3", port: 2222 }, wave: 1, profile: { extraReadPaths: ["/etc/x"] } },
+      ],
+    }, opts);
+
+  it("merges defaults with per-host overrides", async () => {
+    const run = await runWithMocks(fleet);
+    expect(run.byName("f-b-client").inputs.envs).toEqual(["A=1", "B=2", "LOG_LEVEL=DEBUG", `REMOTE_WRITE_URL=${URL}`]);
+    expect(run.byName("f-c-docker").inputs.host).toBe("ssh://deploy@10.0.0.3:2222");
+    expect(run.byName("f-c-profile-provision").inputs.stdin).toBe(renderPyJoulesProfile({ extraReadPaths: ["/etc/x"] }));
+    expect(run.byName("f-b-profile-provision").inputs.stdin).toBe(renderPyJoulesProfile());
+    const profiles = await settle(run.result.verifiedProfiles);
+    expect(Object.keys(profiles).sort()).toEqual(["b", "c", "canary"]);
+    expect(profiles.canary!.mode).toBe("enforce");
+  });
+
+  it("starts wave 1 only after every host of wave 0", async () => {
+    const run = await runWithMocks(fleet);
+    const depNames = (name: string) =>
+      ((run.byName(name).opts.dependsOn as pulumi.Resource[] | undefined) ?? []).map((d: any) => d.__name ?? d.constructor.name);
+    expect(depNames("f-canary-profile-provision")).toEqual([]);
+    expect(depNames("f-b-profile-provision")).toEqual(["f-canary"]);
+    expect(depNames("f-c-profile-provision")).toEqual(["f-canary"]);
+  });
+
+  it("rejects duplicate host names and missing remoteWriteUrl, naming the host", async () => {
+    await expect(
+      runWithMocks((o) => new PyJoulesFleet("f", { hosts: [{ name: "a", connection: { host: "h1" }, client: { remoteWriteUrl: URL } }, { name: "a", connection: { host: "h2" }, client: { remoteWriteUrl: URL } }] }, o)),
+    ).rejects.toThrow(/host "a": invalid name: appears twice/);
+    await expect(runWithMocks((o) => new PyJoulesFleet("f", { hosts: [{ name: "x", connection: { host: "h1" } }] }, o))).rejects.toThrow(
+      /host "x": invalid client\.remoteWriteUrl/,
+    );
+  });
+});
+
+describe("root program", () => {
+  const exampleConfig = () => {
+    const doc = load(readFileSync(join(__dirname, "..", "..", "Pulumi.example.yaml"), "utf8")) as { config: Record<string, unknown> };
+    return Object.fromEntries(
+      Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]),
+    );
+  };
+
+  it("builds the fleet of Pulumi.example.yaml", async () => {
+    const config = { ...exampleConfig(), "pulumi-pyjoules:sshPrivateKey": KEY };
+    const run = await runWithMocks((o) => stackProgram(new pulumi.Config(), o), { config, secretConfigKeys: ["pulumi-pyjoules:sshPrivateKey"] });
+    expect(run.ofType(T.host).map((r) => r.name).sort()).toEqual(["pyjoules-canary", "pyjoules-rack1-node2", "pyjoules-rack1-node3"]);
+    expect(run.byName("pyjoules-rack1-node3-docker").inputs.host).toBe("ssh://deploy@10.20.0.13:2222");
+    expect(run.byName("pyjoules-rack1-node2-client").inputs.envs).toContain("SERVICE_LABEL=rack1-node2");
+    const verified = await settle(run.result.verifiedProfiles);
+    expect(Object.keys(verified).length).toBe(3);
+  });
+
+  it("rejects a config with an unknown key or a bad host, naming it", async () => {
+    const config = { ...exampleConfig(), "pulumi-pyjoules:hosts": JSON.stringify([{ name: "a", host: "-bad-" }]) };
+    await expect(runWithMocks((o) => stackProgram(new pulumi.Config(), o), { config })).rejects.toThrow(/stack config: invalid hosts\.0\.host/);
+    const typo = { ...exampleConfig(), "pulumi-pyjoules:client": JSON.stringify({ remoteWriteURL: URL }) };
+    await expect(runWithMocks((o) => stackProgram(new pulumi.Config(), o), { config: typo })).rejects.toThrow(/client/);
+  });
+});
