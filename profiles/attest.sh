@@ -9,6 +9,8 @@
 # energy_uj is readable inside it.
 set -eu
 
+# PYJOULES_TEST_ROOT lets the unit tests run this script against a fake filesystem; empty on hosts.
+R=${PYJOULES_TEST_ROOT:-}
 host=$(hostname 2>/dev/null || uname -n)
 die() {
 	printf 'pyjoules: %s: %s\n' "$host" "$*" >&2
@@ -52,10 +54,10 @@ devices_ro=$(mount_ro /sys/devices/virtual/powercap)
 
 rapl_zone=""
 rapl_readable=false
-for zone in /sys/class/powercap/intel-rapl:*; do
+for zone in "$R"/sys/class/powercap/intel-rapl:*; do
 	[ -e "$zone/energy_uj" ] || continue
 	rapl_zone=${zone##*/}
-	value=$(timeout 60 docker exec "$container" cat "$zone/energy_uj" 2>/dev/null || true)
+	value=$(timeout 60 docker exec "$container" cat "/sys/class/powercap/$rapl_zone/energy_uj" 2>/dev/null || true)
 	case $value in
 	'' | *[!0-9]*) ;;
 	*) rapl_readable=true ;;

@@ -50,7 +50,7 @@ esac
 [ -e "$R/etc/apparmor.d/abi/3.0" ] || die "AppArmor older than 3.0 (/etc/apparmor.d/abi/3.0 is missing); Debian 12+ or Ubuntu 22.04+ is required"
 command -v docker >/dev/null 2>&1 || die "docker is missing"
 docker_facts=$(timeout 60 docker info --format '{{.ServerVersion}} {{json .SecurityOptions}}' 2>&1) ||
-	die "docker info failed (is the Docker daemon running?): $(printf '%s' "$docker_facts" | head -n 1)"
+	die "docker info failed (is the Docker daemon running?): $(printf '%s\n' "$docker_facts" | awk 'NF { l = $0 } END { print l }')"
 case $docker_facts in
 *name=apparmor*) ;;
 *) die "docker info does not list apparmor among its security options: Docker would ignore apparmor=$name" ;;
@@ -97,10 +97,12 @@ else
 		if [ -e "$previous" ]; then
 			mv -f "$previous" "$target"
 			"$PARSER" -r -W "$target" >/dev/null 2>&1 || true
+			restored="previous profile restored"
 		else
 			rm -f "$target"
+			restored="nothing installed"
 		fi
-		die "loading profile $name failed (previous profile restored): $(printf '%s' "$out" | head -n 3 | tr '\n' ' ')"
+		die "loading profile $name failed ($restored): $(printf '%s' "$out" | head -n 3 | tr '\n' ' ')"
 	fi
 	rm -f "$previous"
 	printf '%s\n' "$new_sha" >"$stamp"

@@ -1,0 +1,962 @@
+/**
+ * Unit tests for the host-side POSIX sh scripts (profiles/provision.sh, remove.sh, attest.sh) and for the
+ * command lines profiles/commands.ts builds around them.
+ *
+ * Each test gets its own fake host in a temp dir: a fake filesystem root (PYJOULES_TEST_ROOT) with
+ * /sys/module/apparmor/parameters/enabled, /sys/kernel/security/apparmor/profiles, /etc/apparmor.d/abi/3.0,
+ * a RAPL zone and a fake /sbin/apparmor_parser that wraps the real parser (offline compile with -M) and edits
+ * the fake kernel profile list; plus stub docker, systemctl and hostname first on PATH. The stubs live in
+ * test/unit/fixtures/scripts and log every call under <fixture>/log.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
+import { release, tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { afterAll, describe, test, type ExpectStatic } from "vitest";
+import { BECOME_ROOT, asRoot, attestCommand, provisionCommand, removeCommand } from "../../profiles/commands";
+import { DEFAULT_PROFILE_NAME, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
+
+const REPO = resolve(__dirname, "..", "..");
+const STUBS = join(__dirname, "fixtures", "scripts");
+const SCRIPTS = {
+  provision: join(REPO, "profiles", "provision.sh"),
+  remove: join(REPO, "profiles", "remove.sh"),
+  attest: join(REPO, "profiles", "attest.sh"),
+} as const;
+/** No /usr/local/bin: the real docker CLI installed there must never be found. */
+const SYSTEM_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
+const FEATURES = "/usr/share/apparmor-features/features";
+const REAL_PARSER = spawnSync("/bin/sh", ["-c", "command -v apparmor_parser"], { env: { PATH: SYSTEM_PATH }, encoding: "utf8" }).stdout.trim();
+const REAL_PARSER_VERSION = /version (\d+\.\d+\.\d+)/.exec(
+  spawnSync(REAL_PARSER, ["--version"], { encoding: "utf8" }).stdout,
+)?.[1];
+const HAS_BASH = spawnSync("/bin/sh", ["-c", "command -v bash"], { env: { PATH: SYSTEM_PATH } }).status === 0;
+const LOGIN_SHELLS = HAS_BASH ? (["/bin/sh", "bash"] as const) : (["/bin/sh"] as const);
+
+const NAME = DEFAULT_PROFILE_NAME;
+const TEXT = renderPyJoulesProfile();
+const UNIT = `pyjoules-apparmor@${NAME}.service`;
+const TEMPLATE = "pyjoules-apparmor@.service";
+const HOST = "fakehost-1";
+const DOCKER_VERSION = "29.4.3";
+const SECURITY_OPTIONS = '["name=apparmor","name=seccomp,profile=builtin","name=cgroupns"]';
+const LOAD_FAILS_PATH = "/opt/pyjoules-load-fails";
+
+// ---------------------------------------------------------------------------------------------------------
+// Running things
+
+interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+function run(argv: readonly string[], env: NodeJS.ProcessEnv, stdin = "", timeoutMs = 15_000): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const started = Date.now();
+    const child = spawn(argv[0]!, argv.slice(1), { env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    child.stdin.on("error", () => {}); // a script that exits before reading stdin (EPIPE) is fine
+    child.stdin.end(stdin);
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolvePromise({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The fake host
+
+interface ContainerSpec {
+  id: string;
+  running: boolean;
+  apparmor: string;
+  privileged: boolean;
+  capAdd: number;
+  mounts: { destination: string; rw: boolean }[];
+  /** Content of /proc/1/attr/current inside; null: unreadable. */
+  attrCurrent: string | null;
+  /** Content of /sys/class/powercap/intel-rapl:0/energy_uj inside; null: missing; "denied": EACCES. */
+  raplEnergy: string | null;
+}
+
+const GOOD_CONTAINER: Omit<ContainerSpec, "id"> = {
+  running: true,
+  apparmor: NAME,
+  privileged: false,
+  capAdd: 0,
+  mounts: [
+    { destination: "/sys/class/powercap", rw: false },
+    { destination: "/sys/devices/virtual/powercap", rw: false },
+    { destination: "/etc/pyjoules", rw: true },
+  ],
+  attrCurrent: `${NAME} (enforce)\n`,
+  raplEnergy: "123456789\n",
+};
+
+const fixtureDirs: string[] = [];
+afterAll(() => {
+  for (const d of fixtureDirs) rmSync(d, { recursive: true, force: true });
+});
+
+type Tool = "parser" | "docker" | "systemctl" | "sudo";
+
+class FakeHost {
+  readonly dir = mkdtempSync(join(tmpdir(), "pyjoules-scripts-"));
+  readonly root = join(this.dir, "root");
+  readonly bin = join(this.dir, "bin");
+  readonly sudoBin = join(this.dir, "sudo-bin");
+  readonly idBin = join(this.dir, "id-bin");
+  readonly logDir = join(this.dir, "log");
+  readonly state = join(this.dir, "state");
+  readonly dockerState = join(this.state, "docker");
+
+  constructor() {
+    fixtureDirs.push(this.dir);
+    for (const d of [this.bin, this.sudoBin, this.idBin, this.logDir, join(this.dockerState, "containers")]) mkdirSync(d, { recursive: true });
+    this.write("/sys/module/apparmor/parameters/enabled", "Y\n");
+    this.write("/sys/kernel/security/apparmor/profiles", "");
+    this.write("/etc/apparmor.d/abi/3.0", "# fake ABI 3.0 marker\n");
+    this.write("/sys/class/powercap/intel-rapl:0/name", "package-0\n");
+    this.write("/sys/class/powercap/intel-rapl:0/energy_uj", "987654321\n");
+    this.install("fake-apparmor_parser", this.path("/sbin/apparmor_parser"));
+    this.install("fake-docker", join(this.bin, "docker"));
+    this.install("fake-systemctl", join(this.bin, "systemctl"));
+    this.install("fake-hostname", join(this.bin, "hostname"));
+    this.install("fake-sudo", join(this.sudoBin, "sudo"));
+    this.install("fake-id", join(this.idBin, "id"));
+    writeFileSync(join(this.state, "real-parser"), `${REAL_PARSER}\n`);
+    writeFileSync(join(this.state, "parser-features"), `${FEATURES}\n`);
+    writeFileSync(join(this.dockerState, "server-version"), `${DOCKER_VERSION}\n`);
+    writeFileSync(join(this.dockerState, "security-options"), `${SECURITY_OPTIONS}\n`);
+  }
+
+  private install(stub: string, to: string) {
+    mkdirSync(dirname(to), { recursive: true });
+    copyFileSync(join(STUBS, stub), to);
+    chmodSync(to, 0o755);
+  }
+
+  /** A host path (e.g. /etc/apparmor.d) inside the fake root. */
+  path(hostPath: string): string {
+    return join(this.root, hostPath);
+  }
+
+  write(hostPath: string, content: string) {
+    mkdirSync(dirname(this.path(hostPath)), { recursive: true });
+    writeFileSync(this.path(hostPath), content);
+  }
+
+  read(hostPath: string): string {
+    return readFileSync(this.path(hostPath), "utf8");
+  }
+
+  exists(hostPath: string): boolean {
+    return existsSync(this.path(hostPath));
+  }
+
+  remove(hostPath: string) {
+    rmSync(this.path(hostPath), { recursive: true, force: true });
+  }
+
+  env(pathPrefix: readonly string[] = []): NodeJS.ProcessEnv {
+    return { PATH: [...pathPrefix, this.bin, SYSTEM_PATH].join(":"), PYJOULES_TEST_ROOT: this.root, LC_ALL: "C", HOME: this.dir };
+  }
+
+  provision(text: string = TEXT, args: readonly string[] = [NAME, "yes"]) {
+    return run(["/bin/sh", SCRIPTS.provision, ...args], this.env(), text);
+  }
+
+  removeProfile(args: readonly string[] = [NAME]) {
+    return run(["/bin/sh", SCRIPTS.remove, ...args], this.env());
+  }
+
+  attest(args: readonly string[]) {
+    return run(["/bin/sh", SCRIPTS.attest, ...args], this.env());
+  }
+
+  calls(tool: Tool): string[] {
+    const file = join(this.logDir, `${tool}.log`);
+    return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : [];
+  }
+
+  clearLogs() {
+    for (const f of readdirSync(this.logDir)) rmSync(join(this.logDir, f));
+  }
+
+  kernelProfiles(): string[] {
+    return this.read("/sys/kernel/security/apparmor/profiles").split("\n").filter((l) => l !== "");
+  }
+
+  /** Makes the fake parser's -r fail for any file that contains `marker`. */
+  failLoadsContaining(marker: string) {
+    writeFileSync(join(this.state, "fail-load-if-contains"), marker);
+  }
+
+  addContainer(name: string, spec: Partial<ContainerSpec> = {}) {
+    const c: ContainerSpec = { id: createHash("sha256").update(name).digest("hex").slice(0, 12), ...GOOD_CONTAINER, ...spec };
+    const d = join(this.dockerState, "containers", name);
+    rmSync(d, { recursive: true, force: true });
+    mkdirSync(join(d, "fs"), { recursive: true });
+    const put = (file: string, content: string) => {
+      mkdirSync(dirname(join(d, file)), { recursive: true });
+      writeFileSync(join(d, file), content);
+    };
+    put("id", `${c.id}\n`);
+    put("running", `${c.running}\n`);
+    put("apparmor", `${c.apparmor}\n`);
+    put("privileged", `${c.privileged}\n`);
+    put("capadd", `${c.capAdd}\n`);
+    put("mounts", c.mounts.map((m) => `${m.destination}=${m.rw} `).join("") + "\n");
+    if (c.attrCurrent !== null) put("fs/proc/1/attr/current", c.attrCurrent);
+    const energy = "fs/sys/class/powercap/intel-rapl:0/energy_uj";
+    if (c.raplEnergy === "denied") put(`${energy}.denied`, "");
+    else if (c.raplEnergy !== null) put(energy, c.raplEnergy);
+  }
+
+  /** Every path under the fake root with its type, mode and content (file), target (link): "nothing touched". */
+  snapshot(): Record<string, string> {
+    const out: Record<string, string> = {};
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir).sort()) {
+        const p = join(dir, e);
+        const rel = p.slice(this.root.length);
+        const st = lstatSync(p);
+        const mode = (st.mode & 0o7777).toString(8);
+        if (st.isSymbolicLink()) out[rel] = `link -> ${readlinkSync(p)}`;
+        else if (st.isDirectory()) {
+          out[rel] = `dir ${mode}`;
+          walk(p);
+        } else out[rel] = `file ${mode} ${sha256Hex(readFileSync(p, "utf8"))}`;
+      }
+    };
+    walk(this.root);
+    return out;
+  }
+
+  /** Lets an unprivileged user (setpriv) traverse the fixture and append to its logs. */
+  openToEveryone() {
+    spawnSync("chmod", ["-R", "a+rX", this.dir]);
+    chmodSync(this.logDir, 0o777);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Shared assertions
+
+/** Exactly one line on stderr, in the scripts' "pyjoules: HOST: ..." form; returns it. */
+function oneErrorLine(expect: ExpectStatic, r: RunResult): string {
+  expect(r.stderr, "stderr must be exactly one line").toMatch(/^pyjoules: [^\n]+\n$/);
+  return r.stderr.trimEnd();
+}
+
+function expectFailure(expect: ExpectStatic, r: RunResult, message: RegExp) {
+  expect(r.signal, "the script must not be killed by the test timeout").toBeNull();
+  expect(r.code, `expected failure, got stdout ${JSON.stringify(r.stdout)}`).not.toBe(0);
+  expect(oneErrorLine(expect, r)).toMatch(message);
+}
+
+function expectSuccess(expect: ExpectStatic, r: RunResult) {
+  expect(r.signal).toBeNull();
+  expect(r.stderr, "no stderr on success").toBe("");
+  expect(r.code).toBe(0);
+}
+
+/** provision.sh's single stdout line, parsed. */
+function provisionFacts(expect: ExpectStatic, r: RunResult): Record<string, unknown> {
+  expectSuccess(expect, r);
+  expect(r.stdout.split("\n"), "exactly one stdout line").toHaveLength(2);
+  expect(r.stdout.endsWith("\n")).toBe(true);
+  return JSON.parse(r.stdout) as Record<string, unknown>;
+}
+
+const loads = (h: FakeHost) => h.calls("parser").filter((c) => c.startsWith("-r "));
+const unloads = (h: FakeHost) => h.calls("parser").filter((c) => c === "-R");
+
+// ---------------------------------------------------------------------------------------------------------
+
+describe("environment", () => {
+  test("the real apparmor_parser is there and compiles the rendered profile offline", ({ expect }) => {
+    expect(REAL_PARSER).not.toBe("");
+    expect(REAL_PARSER_VERSION).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(existsSync(FEATURES)).toBe(true);
+  });
+});
+
+describe("shellcheck", () => {
+  const shellcheck = (files: string[]) => spawnSync("shellcheck", ["-s", "sh", ...files], { encoding: "utf8" });
+
+  test("passes on every profiles/*.sh", ({ expect }) => {
+    const files = readdirSync(join(REPO, "profiles"))
+      .filter((f) => f.endsWith(".sh"))
+      .map((f) => join(REPO, "profiles", f));
+    expect(files.map((f) => f.slice(REPO.length + 1)).sort()).toEqual(expect.arrayContaining(["profiles/attest.sh", "profiles/provision.sh", "profiles/remove.sh"]));
+    const r = shellcheck(files);
+    expect(r.error).toBeUndefined();
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  test("passes on the BECOME_ROOT prelude and the test stubs", ({ expect }) => {
+    const dir = mkdtempSync(join(tmpdir(), "pyjoules-shellcheck-"));
+    fixtureDirs.push(dir);
+    const prelude = join(dir, "become-root.sh");
+    // The prelude runs as `sh -c PRELUDE NAME SCRIPT ARGS...`; shellcheck sees it as a script.
+    writeFileSync(prelude, `#!/bin/sh\n${BECOME_ROOT}\n`);
+    const stubs = readdirSync(STUBS)
+      .filter((f) => f.startsWith("fake-"))
+      .map((f) => join(STUBS, f));
+    const r = shellcheck([prelude, ...stubs]);
+    expect(r.stdout + r.stderr).toBe("");
+    expect(r.status).toBe(0);
+  });
+
+  test("is live: a bad snippet fails", ({ expect }) => {
+    const dir = mkdtempSync(join(tmpdir(), "pyjoules-shellcheck-"));
+    fixtureDirs.push(dir);
+    const bad = join(dir, "bad.sh");
+    writeFileSync(bad, '#!/bin/sh\nif [[ $1 == yes ]]; then\n  rm -rf $2/*\nfi\n');
+    const r = shellcheck([bad]);
+    expect(r.status).not.toBe(0);
+    expect(r.stdout).toMatch(/SC3010/); // [[ ]] is not POSIX sh
+  });
+});
+
+describe.concurrent("provision.sh", () => {
+  test("success: one JSON line of verified facts, file, unit, kernel list", async ({ expect }) => {
+    const h = new FakeHost();
+    const r = await h.provision();
+    const facts = provisionFacts(expect, r);
+    expect(facts).toEqual({
+      name: NAME,
+      mode: "enforce",
+      sha256: sha256Hex(TEXT),
+      path: `/etc/apparmor.d/containers/${NAME}`,
+      loader: UNIT,
+      parserVersion: REAL_PARSER_VERSION,
+      dockerVersion: DOCKER_VERSION,
+      kernel: release(),
+      host: HOST,
+    });
+    // The profile file: exact bytes, 0644, nothing else left in containers/.
+    expect(h.read(`/etc/apparmor.d/containers/${NAME}`)).toBe(TEXT);
+    expect(statSync(h.path(`/etc/apparmor.d/containers/${NAME}`)).mode & 0o777).toBe(0o644);
+    expect(readdirSync(h.path("/etc/apparmor.d/containers"))).toEqual([NAME]);
+    expect(h.read(`/var/lib/pulumi-pyjoules/${NAME}.loaded`)).toBe(`${sha256Hex(TEXT)}\n`);
+    // The boot-time loader: the template unit, and the instance enabled through its WantedBy= targets.
+    const unitText = h.read(`/etc/systemd/system/${TEMPLATE}`);
+    expect(unitText).toContain("ExecStart=/sbin/apparmor_parser -r -W /etc/apparmor.d/containers/%i\n");
+    expect(unitText).toContain("ConditionPathExists=/etc/apparmor.d/containers/%i\n");
+    expect(unitText).toMatch(/^After=apparmor\.service$/m);
+    expect(unitText).toMatch(/^Before=docker\.service containerd\.service$/m);
+    expect(unitText).toMatch(/^WantedBy=multi-user\.target docker\.service$/m);
+    for (const target of ["multi-user.target", "docker.service"]) {
+      expect(readlinkSync(h.path(`/etc/systemd/system/${target}.wants/${UNIT}`))).toBe(`../${TEMPLATE}`);
+    }
+    expect(h.calls("systemctl")).toContain("daemon-reload");
+    expect(h.calls("systemctl")).toContain(`enable ${UNIT}`);
+    expect(h.calls("systemctl").indexOf("daemon-reload")).toBeLessThan(h.calls("systemctl").indexOf(`enable ${UNIT}`));
+    // Compiled before it was installed, then loaded once; the kernel lists it in enforce mode.
+    const parser = h.calls("parser");
+    expect(parser[0]).toMatch(new RegExp(`^-Q -K ${h.path("/etc/apparmor.d/containers")}/\\.${NAME}\\.\\w+$`));
+    expect(loads(h)).toEqual([`-r -W ${h.path(`/etc/apparmor.d/containers/${NAME}`)}`]);
+    expect(parser.indexOf(loads(h)[0]!)).toBeGreaterThan(0);
+    expect(h.kernelProfiles()).toEqual([`${NAME} (enforce)`]);
+  });
+
+  test("idempotent: same text again gives the same line and changes nothing", async ({ expect }) => {
+    const h = new FakeHost();
+    const first = await h.provision();
+    provisionFacts(expect, first);
+    const file = h.path(`/etc/apparmor.d/containers/${NAME}`);
+    const past = new Date("2020-01-01T00:00:00Z");
+    utimesSync(file, past, past);
+    const before = statSync(file);
+    const snapshot = h.snapshot();
+    h.clearLogs();
+
+    const second = await h.provision();
+    provisionFacts(expect, second);
+    expect(second.stdout).toBe(first.stdout);
+    expect(loads(h), "no load").toEqual([]);
+    expect(h.calls("systemctl")).not.toContain("daemon-reload");
+    expect(h.calls("systemctl").filter((c) => c.startsWith("enable"))).toEqual([]);
+    const after = statSync(file);
+    expect(after.mtimeMs).toBe(before.mtimeMs);
+    expect(after.ino).toBe(before.ino);
+    expect(h.snapshot()).toEqual(snapshot);
+  });
+
+  test("same text, but the kernel no longer has it in enforce mode: loads it again", async ({ expect }) => {
+    const h = new FakeHost();
+    provisionFacts(expect, await h.provision());
+    h.write("/sys/kernel/security/apparmor/profiles", `docker-default (enforce)\n${NAME} (complain)\n`);
+    h.clearLogs();
+    provisionFacts(expect, await h.provision());
+    expect(loads(h)).toHaveLength(1);
+    expect(h.kernelProfiles()).toEqual(["docker-default (enforce)", `${NAME} (enforce)`]);
+  });
+
+  test("changed text: installed, reloaded, new sha", async ({ expect }) => {
+    const h = new FakeHost();
+    const first = provisionFacts(expect, await h.provision());
+    const changed = renderPyJoulesProfile({ extraReadPaths: ["/etc/hostname"] });
+    expect(changed).not.toBe(TEXT);
+    h.clearLogs();
+    const second = provisionFacts(expect, await h.provision(changed));
+    expect(second.sha256).toBe(sha256Hex(changed));
+    expect(second.sha256).not.toBe(first.sha256);
+    expect(second).toEqual({ ...first, sha256: sha256Hex(changed) });
+    expect(loads(h)).toEqual([`-r -W ${h.path(`/etc/apparmor.d/containers/${NAME}`)}`]);
+    expect(h.read(`/etc/apparmor.d/containers/${NAME}`)).toBe(changed);
+    expect(h.read(`/var/lib/pulumi-pyjoules/${NAME}.loaded`)).toBe(`${sha256Hex(changed)}\n`);
+    expect(readdirSync(h.path("/etc/apparmor.d/containers"))).toEqual([NAME]);
+    expect(h.kernelProfiles()).toEqual([`${NAME} (enforce)`]);
+    expect(h.calls("systemctl")).not.toContain("daemon-reload"); // the template did not change
+  });
+
+  test("facts from the host are reduced to inert characters", async ({ expect }) => {
+    const h = new FakeHost();
+    writeFileSync(join(h.dockerState, "server-version"), '29.4.3","evil":"x\\\n');
+    const facts = provisionFacts(expect, await h.provision());
+    expect(facts.dockerVersion).toBe("29.4.3evil:x");
+  });
+
+  describe.concurrent("preflight failures: one stderr line, nothing installed", () => {
+    const cases: { what: string; setup: (h: FakeHost) => void; message: RegExp; rapl?: "yes" | "no" }[] = [
+      {
+        what: "AppArmor disabled (enabled=N)",
+        setup: (h) => h.write("/sys/module/apparmor/parameters/enabled", "N\n"),
+        message: /AppArmor is not enabled in the kernel .*is 'N'/,
+      },
+      {
+        what: "AppArmor module absent (no enabled file)",
+        setup: (h) => h.remove("/sys/module/apparmor"),
+        message: /AppArmor is not enabled in the kernel .*is 'missing'/,
+      },
+      {
+        what: "securityfs apparmor dir missing",
+        setup: (h) => h.remove("/sys/kernel/security/apparmor"),
+        message: /AppArmor is not enabled: \/sys\/kernel\/security\/apparmor is missing/,
+      },
+      {
+        what: "/sbin/apparmor_parser missing",
+        setup: (h) => h.remove("/sbin/apparmor_parser"),
+        message: /\/sbin\/apparmor_parser is missing: Docker would silently run the container unconfined/,
+      },
+      {
+        what: "abi/3.0 missing",
+        setup: (h) => h.remove("/etc/apparmor.d/abi/3.0"),
+        message: /AppArmor older than 3\.0 \(\/etc\/apparmor\.d\/abi\/3\.0 is missing\)/,
+      },
+      {
+        what: "docker missing",
+        setup: (h) => rmSync(join(h.bin, "docker")),
+        message: /: docker is missing$/,
+      },
+      {
+        what: "docker info failing (daemon down)",
+        setup: (h) => writeFileSync(join(h.dockerState, "daemon-down"), ""),
+        message: /docker info failed \(is the Docker daemon running\?\): Cannot connect to the Docker daemon at unix:\/\/\/var\/run\/docker\.sock/,
+      },
+      {
+        what: "docker info without name=apparmor",
+        setup: (h) => writeFileSync(join(h.dockerState, "security-options"), '["name=seccomp,profile=builtin","name=cgroupns"]\n'),
+        message: /docker info does not list apparmor among its security options: Docker would ignore apparmor=docker-pyjoules/,
+      },
+      {
+        what: "no RAPL zone with REQUIRE_RAPL=yes",
+        setup: (h) => h.remove("/sys/class/powercap"),
+        message: /no RAPL zone under \/sys\/class\/powercap/,
+      },
+      {
+        what: "RAPL zone without intel-rapl:* name with REQUIRE_RAPL=yes",
+        setup: (h) => {
+          h.remove("/sys/class/powercap");
+          h.write("/sys/class/powercap/dtpm/name", "dtpm\n");
+        },
+        message: /no RAPL zone under \/sys\/class\/powercap/,
+      },
+    ];
+    for (const c of cases) {
+      test(c.what, async ({ expect }) => {
+        const h = new FakeHost();
+        c.setup(h);
+        const before = h.snapshot();
+        const r = await h.provision(TEXT, [NAME, c.rapl ?? "yes"]);
+        expectFailure(expect, r, c.message);
+        expect(oneErrorLine(expect, r)).toMatch(new RegExp(`^pyjoules: ${HOST}: `));
+        expect(r.stdout).toBe("");
+        expect(h.snapshot(), "nothing installed or created").toEqual(before);
+        expect(h.exists("/etc/apparmor.d/containers")).toBe(false);
+        expect(h.exists(`/etc/systemd/system/${TEMPLATE}`)).toBe(false);
+        expect(loads(h)).toEqual([]);
+        expect(h.calls("systemctl")).toEqual([]);
+      });
+    }
+
+    test("no RAPL zone with REQUIRE_RAPL=no succeeds", async ({ expect }) => {
+      const h = new FakeHost();
+      h.remove("/sys/class/powercap");
+      const facts = provisionFacts(expect, await h.provision(TEXT, [NAME, "no"]));
+      expect(facts.sha256).toBe(sha256Hex(TEXT));
+      expect(h.kernelProfiles()).toEqual([`${NAME} (enforce)`]);
+    });
+  });
+
+  describe.concurrent("rejected texts leave a working profile alone", () => {
+    const bad: { what: string; text: string; message: RegExp }[] = [
+      { what: "truncated (does not compile)", text: TEXT.slice(0, Math.floor(TEXT.length / 2)), message: /profile docker-pyjoules does not compile: .*error/ },
+      { what: "garbage (does not compile)", text: "garbage {\n", message: /profile docker-pyjoules does not compile/ },
+      {
+        what: "defines another profile name",
+        text: renderPyJoulesProfile({ name: "other-profile" }),
+        message: /the profile text must define exactly the profile 'docker-pyjoules', not: other-profile/,
+      },
+      {
+        what: "defines a second profile",
+        text: `${TEXT}\nprofile extra-one {\n}\n`,
+        message: /the profile text must define exactly the profile 'docker-pyjoules', not: docker-pyjoules extra-one/,
+      },
+      { what: "empty stdin", text: "", message: /(does not compile|must define exactly the profile 'docker-pyjoules')/ },
+    ];
+    for (const b of bad) {
+      test(`${b.what}: rejected on a fresh host, nothing installed`, async ({ expect }) => {
+        const h = new FakeHost();
+        const r = await h.provision(b.text);
+        expectFailure(expect, r, b.message);
+        expect(r.stdout).toBe("");
+        expect(readdirSync(h.path("/etc/apparmor.d/containers")), "no temp file left").toEqual([]);
+        expect(h.exists(`/etc/systemd/system/${TEMPLATE}`)).toBe(false);
+        expect(h.exists(`/var/lib/pulumi-pyjoules/${NAME}.loaded`)).toBe(false);
+        expect(loads(h)).toEqual([]);
+        expect(h.kernelProfiles()).toEqual([]);
+      });
+
+      test(`${b.what}: the installed profile stays byte-identical and loaded`, async ({ expect }) => {
+        const h = new FakeHost();
+        provisionFacts(expect, await h.provision());
+        const before = h.snapshot();
+        h.clearLogs();
+        const r = await h.provision(b.text);
+        expectFailure(expect, r, b.message);
+        expect(h.read(`/etc/apparmor.d/containers/${NAME}`)).toBe(TEXT);
+        expect(h.snapshot()).toEqual(before);
+        expect(h.kernelProfiles()).toEqual([`${NAME} (enforce)`]);
+        expect(loads(h)).toEqual([]);
+        expect(unloads(h)).toEqual([]);
+      });
+    }
+  });
+
+  describe.concurrent("load failure", () => {
+    const failing = renderPyJoulesProfile({ extraReadPaths: [LOAD_FAILS_PATH] });
+
+    test("previous file restored and reloaded", async ({ expect }) => {
+      const h = new FakeHost();
+      provisionFacts(expect, await h.provision());
+      const before = h.snapshot();
+      h.failLoadsContaining(LOAD_FAILS_PATH);
+      h.clearLogs();
+      const r = await h.provision(failing);
+      expectFailure(expect, r, /loading profile docker-pyjoules failed \(previous profile restored\): .*Permission denied/);
+      expect(r.stdout).toBe("");
+      const target = `-r -W ${h.path(`/etc/apparmor.d/containers/${NAME}`)}`;
+      expect(loads(h), "the failed load, then the reload of the previous text").toEqual([target, target]);
+      expect(h.read(`/etc/apparmor.d/containers/${NAME}`)).toBe(TEXT);
+      expect(h.snapshot(), "file, stamp, unit: all as before; no .previous left").toEqual(before);
+      expect(h.kernelProfiles()).toEqual([`${NAME} (enforce)`]);
+    });
+
+    test("no previous file: target removed, nothing claimed restored", async ({ expect }) => {
+      const h = new FakeHost();
+      h.failLoadsContaining(LOAD_FAILS_PATH);
+      const r = await h.provision(failing);
+      expectFailure(expect, r, /loading profile docker-pyjoules failed .*Permission denied/);
+      expect(oneErrorLine(expect, r)).not.toMatch(/previous profile restored/);
+      expect(loads(h)).toHaveLength(1);
+      expect(readdirSync(h.path("/etc/apparmor.d/containers"))).toEqual([]);
+      expect(h.exists(`/var/lib/pulumi-pyjoules/${NAME}.loaded`)).toBe(false);
+      expect(h.exists(`/etc/systemd/system/${TEMPLATE}`)).toBe(false);
+      expect(h.calls("systemctl")).toEqual([]);
+      expect(h.kernelProfiles()).toEqual([]);
+    });
+  });
+
+  describe.concurrent("argument validation: rejected, nothing touched", () => {
+    const cases: { args: string[]; message: RegExp }[] = [
+      ...["../x", "a b", "-x", "x;rm", "", ".hidden", "x/y", "x\ny", "$(id)"].map((name) => ({
+        args: [name, "yes"],
+        message: /invalid profile name '/,
+      })),
+      ...["maybe", "YES", "", "true"].map((rapl) => ({ args: [NAME, rapl], message: /REQUIRE_RAPL must be yes or no, not '/ })),
+      { args: [NAME], message: /usage: provision\.sh NAME yes\|no < profile/ },
+      { args: [NAME, "yes", "extra"], message: /usage: provision\.sh/ },
+    ];
+    for (const c of cases) {
+      test(`provision.sh ${JSON.stringify(c.args)}`, async ({ expect }) => {
+        const h = new FakeHost();
+        const before = h.snapshot();
+        const r = await h.provision(TEXT, c.args);
+        expect(r.code).not.toBe(0);
+        // A name with a newline is echoed back and may span two lines; every other message is one line.
+        if (c.args[0]?.includes("\n")) expect(r.stderr).toMatch(c.message);
+        else expectFailure(expect, r, c.message);
+        expect(h.snapshot()).toEqual(before);
+        for (const tool of ["parser", "docker", "systemctl"] as const) expect(h.calls(tool)).toEqual([]);
+      });
+    }
+    for (const name of ["../x", "a b", "-x", "x;rm", ""]) {
+      test(`remove.sh ${JSON.stringify(name)}`, async ({ expect }) => {
+        const h = new FakeHost();
+        const before = h.snapshot();
+        const r = await h.removeProfile([name]);
+        expectFailure(expect, r, /invalid profile name/);
+        expect(h.snapshot()).toEqual(before);
+        for (const tool of ["parser", "docker", "systemctl"] as const) expect(h.calls(tool)).toEqual([]);
+      });
+    }
+    for (const args of [
+      ["../x", "pyjoules", "yes"],
+      [NAME, "a b", "yes"],
+      [NAME, "-x", "yes"],
+      [NAME, "pyjoules", "maybe"],
+      [NAME, "pyjoules"],
+    ]) {
+      test(`attest.sh ${JSON.stringify(args)}`, async ({ expect }) => {
+        const h = new FakeHost();
+        const r = await h.attest(args);
+        expectFailure(expect, r, /invalid (profile|container) name|REQUIRE_RAPL must be yes or no|usage: attest\.sh/);
+        expect(h.calls("docker")).toEqual([]);
+      });
+    }
+  });
+});
+
+describe.concurrent("remove.sh", () => {
+  test("refuses while a running container is confined by the profile", async ({ expect }) => {
+    const h = new FakeHost();
+    provisionFacts(expect, await h.provision());
+    h.addContainer("pyjoules-client");
+    h.addContainer("web", { apparmor: "docker-default", attrCurrent: "docker-default (enforce)\n" });
+    h.addContainer("old-client", { running: false });
+    const before = h.snapshot();
+    h.clearLogs();
+    const r = await h.removeProfile();
+    expectFailure(expect, r, /profile docker-pyjoules still confines running container\(s\): \/pyjoules-client; remove them first$/);
+    expect(r.stderr).not.toMatch(/web|old-client/);
+    expect(h.snapshot(), "file, stamp, unit and enablement untouched").toEqual(before);
+    expect(h.kernelProfiles()).toEqual([`${NAME} (enforce)`]);
+    expect(unloads(h)).toEqual([]);
+    expect(h.calls("systemctl")).toEqual([]);
+  });
+
+  test("disables, unloads, deletes; the template goes with the last instance; twice is fine", async ({ expect }) => {
+    const h = new FakeHost();
+    provisionFacts(expect, await h.provision());
+    h.write("/sys/kernel/security/apparmor/profiles", `docker-default (enforce)\n${NAME}-old (enforce)\n${h.read("/sys/kernel/security/apparmor/profiles")}`);
+    h.addContainer("pyjoules-client", { running: false });
+    h.addContainer("web", { apparmor: "docker-default" });
+    h.clearLogs();
+
+    const r = await h.removeProfile();
+    expectSuccess(expect, r);
+    expect(r.stdout).toBe(`{"name":"${NAME}","removed":true}\n`);
+    expect(h.calls("systemctl")).toEqual([`disable ${UNIT}`, "daemon-reload"]);
+    expect(unloads(h)).toEqual(["-R"]);
+    expect(h.calls("parser")).toContain(`stdin: profile ${NAME} {} `);
+    expect(h.kernelProfiles(), "only this profile unloaded").toEqual(["docker-default (enforce)", `${NAME}-old (enforce)`]);
+    expect(readdirSync(h.path("/etc/apparmor.d/containers"))).toEqual([]);
+    expect(h.exists(`/var/lib/pulumi-pyjoules/${NAME}.loaded`)).toBe(false);
+    expect(h.exists(`/etc/systemd/system/${TEMPLATE}`)).toBe(false);
+    expect(h.exists(`/etc/systemd/system/multi-user.target.wants/${UNIT}`)).toBe(false);
+    expect(h.exists(`/etc/systemd/system/docker.service.wants/${UNIT}`)).toBe(false);
+
+    const before = h.snapshot();
+    h.clearLogs();
+    const again = await h.removeProfile();
+    expectSuccess(expect, again);
+    expect(again.stdout).toBe(r.stdout);
+    expect(unloads(h), "nothing left to unload").toEqual([]);
+    expect(h.calls("systemctl")).not.toContain("daemon-reload");
+    expect(h.snapshot()).toEqual(before);
+  });
+
+  test("the template unit stays while another profile still uses it", async ({ expect }) => {
+    const h = new FakeHost();
+    const a = renderPyJoulesProfile({ name: "prof-a" });
+    const b = renderPyJoulesProfile({ name: "prof-b" });
+    provisionFacts(expect, await h.provision(a, ["prof-a", "yes"]));
+    provisionFacts(expect, await h.provision(b, ["prof-b", "yes"]));
+    expect(h.kernelProfiles()).toEqual(["prof-a (enforce)", "prof-b (enforce)"]);
+
+    h.clearLogs();
+    expectSuccess(expect, await h.removeProfile(["prof-a"]));
+    expect(h.exists(`/etc/systemd/system/${TEMPLATE}`)).toBe(true);
+    expect(h.calls("systemctl")).toEqual(["disable pyjoules-apparmor@prof-a.service"]);
+    expect(h.kernelProfiles()).toEqual(["prof-b (enforce)"]);
+    expect(h.read("/etc/apparmor.d/containers/prof-b")).toBe(b);
+    expect(existsSync(h.path("/etc/systemd/system/multi-user.target.wants/pyjoules-apparmor@prof-b.service"))).toBe(true);
+
+    h.clearLogs();
+    expectSuccess(expect, await h.removeProfile(["prof-b"]));
+    expect(h.exists(`/etc/systemd/system/${TEMPLATE}`)).toBe(false);
+    expect(h.calls("systemctl")).toEqual(["disable pyjoules-apparmor@prof-b.service", "daemon-reload"]);
+    expect(h.kernelProfiles()).toEqual([]);
+  });
+});
+
+describe.concurrent("attest.sh", () => {
+  const GOOD_FACTS = {
+    host: HOST,
+    container: "pyjoules",
+    running: true,
+    apparmorProfile: NAME,
+    procAttrCurrent: `${NAME} (enforce)`,
+    privileged: false,
+    addedCapabilities: 0,
+    classPowercapReadOnly: true,
+    devicesPowercapReadOnly: true,
+    raplZone: "intel-rapl:0",
+    raplReadable: true,
+    ok: true,
+  };
+
+  const attestJson = (expect: ExpectStatic, r: RunResult) => {
+    expect(r.stdout.split("\n"), "exactly one stdout line").toHaveLength(2);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  };
+
+  test("all good: ok:true", async ({ expect }) => {
+    const h = new FakeHost();
+    h.addContainer("pyjoules");
+    const r = await h.attest([NAME, "pyjoules", "yes"]);
+    expectSuccess(expect, r);
+    expect(attestJson(expect, r)).toEqual(GOOD_FACTS);
+    expect(h.calls("docker")).toContain("exec pyjoules cat /sys/class/powercap/intel-rapl:0/energy_uj");
+  });
+
+  const wrong: { what: string; spec?: Partial<ContainerSpec>; host?: (h: FakeHost) => void; rapl?: "yes" | "no"; message: RegExp; facts: Partial<typeof GOOD_FACTS> | Record<string, unknown>; only?: boolean }[] = [
+    {
+      what: "not running",
+      spec: { running: false },
+      message: /; container is not running/,
+      facts: { running: false, procAttrCurrent: "", raplReadable: false },
+      only: false,
+    },
+    {
+      what: "other profile",
+      spec: { apparmor: "docker-default", attrCurrent: "docker-default (enforce)\n" },
+      message: /docker reports AppArmor profile 'docker-default', not 'docker-pyjoules'.*\/proc\/1\/attr\/current inside is 'docker-default \(enforce\)'/,
+      facts: { apparmorProfile: "docker-default", procAttrCurrent: "docker-default (enforce)" },
+      only: false,
+    },
+    {
+      what: "attr/current in complain mode",
+      spec: { attrCurrent: `${NAME} (complain)\n` },
+      message: /\/proc\/1\/attr\/current inside is 'docker-pyjoules \(complain\)', not 'docker-pyjoules \(enforce\)'/,
+      facts: { procAttrCurrent: `${NAME} (complain)` },
+    },
+    {
+      what: "attr/current unconfined",
+      spec: { attrCurrent: "unconfined\n" },
+      message: /\/proc\/1\/attr\/current inside is 'unconfined'/,
+      facts: { procAttrCurrent: "unconfined" },
+    },
+    { what: "privileged", spec: { privileged: true }, message: /; container is privileged/, facts: { privileged: true } },
+    { what: "capability added", spec: { capAdd: 1 }, message: /; container has added capabilities/, facts: { addedCapabilities: 1 } },
+    {
+      what: "/sys/class/powercap mounted RW",
+      spec: { mounts: [{ destination: "/sys/class/powercap", rw: true }, { destination: "/sys/devices/virtual/powercap", rw: false }] },
+      message: /; \/sys\/class\/powercap is not mounted read-only/,
+      facts: { classPowercapReadOnly: false },
+    },
+    {
+      what: "/sys/devices/virtual/powercap mounted RW",
+      spec: { mounts: [{ destination: "/sys/class/powercap", rw: false }, { destination: "/sys/devices/virtual/powercap", rw: true }] },
+      message: /; \/sys\/devices\/virtual\/powercap is not mounted read-only/,
+      facts: { devicesPowercapReadOnly: false },
+    },
+    {
+      what: "/sys/devices/virtual/powercap not mounted",
+      spec: { mounts: [{ destination: "/sys/class/powercap", rw: false }] },
+      message: /; \/sys\/devices\/virtual\/powercap is not mounted read-only/,
+      facts: { devicesPowercapReadOnly: false },
+    },
+    {
+      what: "RAPL energy_uj unreadable inside (EACCES), REQUIRE_RAPL=yes",
+      spec: { raplEnergy: "denied" },
+      message: /; no RAPL energy_uj is readable inside the container/,
+      facts: { raplReadable: false },
+    },
+    {
+      what: "RAPL energy_uj not a number inside, REQUIRE_RAPL=yes",
+      spec: { raplEnergy: "\n" },
+      message: /; no RAPL energy_uj is readable inside the container/,
+      facts: { raplReadable: false },
+    },
+    {
+      what: "no RAPL zone on the host, REQUIRE_RAPL=yes",
+      host: (h) => h.remove("/sys/class/powercap"),
+      message: /; no RAPL energy_uj is readable inside the container/,
+      facts: { raplZone: "", raplReadable: false },
+    },
+  ];
+  for (const w of wrong) {
+    test(`wrong: ${w.what}`, async ({ expect }) => {
+      const h = new FakeHost();
+      h.addContainer("pyjoules", w.spec);
+      w.host?.(h);
+      const r = await h.attest([NAME, "pyjoules", w.rapl ?? "yes"]);
+      expectFailure(expect, r, new RegExp(`attestation of pyjoules failed.*${w.message.source}`));
+      if (w.only !== false) expect(r.stderr.split(";"), "exactly this one wrong answer").toHaveLength(2);
+      expect(attestJson(expect, r)).toEqual({ ...GOOD_FACTS, ...w.facts, ok: false });
+    });
+  }
+
+  test("RAPL unreadable is fine with REQUIRE_RAPL=no", async ({ expect }) => {
+    const h = new FakeHost();
+    h.addContainer("pyjoules", { raplEnergy: "denied" });
+    const r = await h.attest([NAME, "pyjoules", "no"]);
+    expectSuccess(expect, r);
+    expect(attestJson(expect, r)).toEqual({ ...GOOD_FACTS, raplReadable: false });
+  });
+
+  test("unknown container", async ({ expect }) => {
+    const h = new FakeHost();
+    const r = await h.attest([NAME, "nope", "no"]);
+    expectFailure(expect, r, /cannot inspect container nope: Error: No such object: nope/);
+  });
+});
+
+describe.concurrent("command lines from profiles/commands.ts, run for real", () => {
+  /** Runs a command line the way sshd does: the login shell gets it as `-c` text. */
+  const viaLoginShell = (shell: string, commandLine: string, env: NodeJS.ProcessEnv, stdin = "", prefix: readonly string[] = []) =>
+    run([...prefix, shell, "-c", commandLine], env, stdin);
+
+  const TRICKY_ARGS = [
+    "it's",
+    "a b  c",
+    "$(touch CANARY)",
+    "`touch CANARY`",
+    '"double" \\"quotes\\"',
+    "*",
+    "back\\slash\\n",
+    "semi;colon && echo hi | cat > CANARY",
+    "line1\nline2",
+    "",
+    "$HOME ${PATH}",
+    "-n",
+    "'",
+    "''",
+    "\t",
+  ];
+  const PRINT_ARGS = `printf '%s\\000' "$0" "$@"`;
+
+  for (const shell of LOGIN_SHELLS) {
+    test(`${shell}: as root the script runs directly (no sudo)`, async ({ expect }) => {
+      const h = new FakeHost();
+      const env = h.env([h.sudoBin]);
+      const p = await viaLoginShell(shell, provisionCommand(NAME, true), env, TEXT);
+      const facts = provisionFacts(expect, p);
+      expect(facts.sha256).toBe(sha256Hex(TEXT));
+      expect(h.read(`/etc/apparmor.d/containers/${NAME}`)).toBe(TEXT);
+
+      h.addContainer("pyjoules");
+      const a = await viaLoginShell(shell, attestCommand(NAME, "pyjoules", true), env);
+      expectSuccess(expect, a);
+      expect(JSON.parse(a.stdout)).toMatchObject({ ok: true, container: "pyjoules" });
+
+      h.addContainer("pyjoules", { running: false });
+      const rm = await viaLoginShell(shell, removeCommand(NAME), env);
+      expectSuccess(expect, rm);
+      expect(rm.stdout).toBe(`{"name":"${NAME}","removed":true}\n`);
+      expect(h.kernelProfiles()).toEqual([]);
+      expect(h.calls("sudo")).toEqual([]);
+    });
+
+    test(`${shell}: as a non-root user the script runs through sudo -n`, async ({ expect }) => {
+      const h = new FakeHost();
+      const env = h.env([h.idBin, h.sudoBin]);
+      const p = await viaLoginShell(shell, provisionCommand(NAME, false), env, TEXT);
+      provisionFacts(expect, p);
+      expect(h.read(`/etc/apparmor.d/containers/${NAME}`)).toBe(TEXT);
+      const sudo = h.calls("sudo");
+      expect(sudo).toHaveLength(2);
+      expect(sudo[0]).toBe("-n true");
+      expect(sudo[1]!.startsWith("-n /bin/sh -c #!/bin/sh")).toBe(true);
+      expect(sudo[1]!.endsWith(` pyjoules-provision ${NAME} no`)).toBe(true);
+    });
+
+    test(`${shell}: a sudo that wants a password fails at once, saying so`, async ({ expect }) => {
+      const h = new FakeHost();
+      writeFileSync(join(h.state, "sudo-needs-password"), "");
+      const before = h.snapshot();
+      const r = await viaLoginShell(shell, provisionCommand(NAME, true), h.env([h.idBin, h.sudoBin]), TEXT);
+      expect(r.ms).toBeLessThan(1000);
+      expectFailure(expect, r, /^pyjoules: fakehost-1: user deploy needs passwordless sudo \(sudo -n cannot prompt for a password\): sudo: a password is required$/);
+      expect(r.stdout).toBe("");
+      expect(h.calls("sudo")).toEqual(["-n true"]);
+      expect(h.snapshot()).toEqual(before);
+      expect(h.calls("parser")).toEqual([]);
+    });
+
+    for (const via of ["root", "sudo"] as const) {
+      test(`${shell} (${via}): every argument arrives as one literal word`, async ({ expect }) => {
+        const h = new FakeHost();
+        const args = TRICKY_ARGS.map((a) => a.replaceAll("CANARY", join(h.dir, "canary")));
+        const env = via === "root" ? h.env([h.sudoBin]) : h.env([h.idBin, h.sudoBin]);
+        const r = await viaLoginShell(shell, asRoot("print-args", PRINT_ARGS, args), env);
+        expect(r.stderr).toBe("");
+        expect(r.code).toBe(0);
+        expect(r.stdout.split("\0")).toEqual(["print-args", ...args, ""]);
+        expect(existsSync(join(h.dir, "canary")), "nothing was executed").toBe(false);
+        expect(h.calls("sudo").length).toBe(via === "root" ? 0 : 2);
+      });
+    }
+  }
+
+  test("a real unprivileged user (setpriv, uid 65534) with a sudo that wants a password", async ({ expect }) => {
+    const h = new FakeHost();
+    writeFileSync(join(h.state, "sudo-needs-password"), "");
+    h.openToEveryone();
+    const prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
+    const r = await viaLoginShell("/bin/sh", provisionCommand(NAME, true), h.env([h.sudoBin]), TEXT, prefix);
+    expect(r.ms).toBeLessThan(1000);
+    expectFailure(expect, r, /user nobody needs passwordless sudo .*: sudo: a password is required$/);
+    expect(h.calls("sudo")).toEqual(["-n true"]);
+    expect(h.exists("/etc/apparmor.d/containers")).toBe(false);
+  });
+
+  test("the builders refuse unsafe names before anything runs", ({ expect }) => {
+    for (const bad of ["../x", "a b", "-x", "x;rm", "", "x'y"]) {
+      expect(() => provisionCommand(bad, true)).toThrow();
+      expect(() => removeCommand(bad)).toThrow();
+      expect(() => attestCommand(bad, "pyjoules", true)).toThrow();
+      expect(() => attestCommand(NAME, bad, true)).toThrow();
+    }
+  });
+});
