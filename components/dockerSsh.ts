@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 
 /**
  * The docker provider reaches `ssh://user@host:port` through the local OpenSSH client, so the one
@@ -10,6 +10,8 @@ import { join } from "node:path";
 
 export interface DockerSshSettings {
   hostKey?: string;
+  /** Bastion as user@host:port; ssh verifies its key against the user's known_hosts (ssh -J semantics). */
+  proxyJump?: string;
   agentSocketPath?: string;
   /** Path of a private key file (see materializePrivateKey). */
   identityFile?: string;
@@ -28,6 +30,7 @@ export function dockerSshOpts(s: DockerSshSettings): string[] {
       "-o", `KnownHostsCommand=/bin/echo %H ${s.hostKey}`,
     );
   }
+  if (s.proxyJump !== undefined) opts.push("-o", `ProxyJump=${s.proxyJump}`);
   if (s.agentSocketPath !== undefined) opts.push("-o", `IdentityAgent=${s.agentSocketPath}`);
   if (s.identityFile !== undefined) opts.push("-o", `IdentityFile=${s.identityFile}`, "-o", "IdentitiesOnly=yes");
   return opts;
@@ -40,11 +43,14 @@ export function dockerHostUrl(user: string, host: string, port: number): string 
 
 /**
  * OpenSSH reads keys only from files. The key is written once to a private file (directory 0700, file
- * 0600) whose name is derived from the key's hash, so the path — and the provider's inputs — stay the
- * same on every run. Override the directory with PULUMI_PYJOULES_SSH_DIR.
+ * 0600) whose name is derived from the key's hash. The path handed to ssh is spelled with `~`, which ssh
+ * expands itself, so the provider's inputs are the same on every machine and for every user (a preview
+ * in CI and an `up` from a laptop show no change). PULUMI_PYJOULES_SSH_DIR overrides the directory (then
+ * the absolute path is used).
  */
 export function materializePrivateKey(privateKey: string): string {
-  const dir = process.env.PULUMI_PYJOULES_SSH_DIR ?? join(homedir(), ".pulumi-pyjoules", "ssh");
+  const override = process.env.PULUMI_PYJOULES_SSH_DIR;
+  const dir = override ?? join(homedir(), ".pulumi-pyjoules", "ssh");
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const text = privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`;
@@ -57,5 +63,5 @@ export function materializePrivateKey(privateKey: string): string {
   }
   if (current !== text) writeFileSync(file, text, { mode: 0o600 });
   chmodSync(file, 0o600);
-  return file;
+  return override === undefined ? `~/.pulumi-pyjoules/ssh/${basename(file)}` : file;
 }
