@@ -11,6 +11,7 @@ import { precheck, validated } from "./validate";
 
 const PROFILE_TEXT = z.string().min(1, "must not be empty").max(1 << 20, "at most 1 MiB");
 
+/** Arguments of an AppArmorProfile. */
 export interface AppArmorProfileArgs {
   /** SSH connection to the target host. */
   connection: ConnectionArgs;

@@ -19,6 +19,8 @@ export interface ResolvedConnection {
   privateKey: pulumi.Output<string | undefined>;
   agentSocketPath: pulumi.Output<string | undefined>;
   password: pulumi.Output<string | undefined>;
+  /** The bastion as user@host:port for OpenSSH's ProxyJump, if any. */
+  proxyJump: pulumi.Output<string | undefined>;
 }
 
 const field = (conn: pulumi.Input<ConnectionArgs>, key: keyof ConnectionArgs) => fieldOf(conn, key);
@@ -78,5 +80,8 @@ export function resolveConnection(conn: pulumi.Input<ConnectionArgs>, where: str
     privateKey: privateKey!,
     agentSocketPath,
     password: password!,
+    proxyJump: proxy.apply((px) =>
+      px === undefined ? undefined : `${px.user ?? "root"}@${px.host.includes(":") ? `[${px.host}]` : px.host}:${px.port ?? 22}`,
+    ),
   };
 }

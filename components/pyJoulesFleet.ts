@@ -4,65 +4,69 @@ import { PyJoulesHost } from "./pyJoulesHost";
 import { Attestation, ClientArgs, ConnectionArgs, ProfileArgs, ProxyConnectionArgs, VerifiedProfile } from "./types";
 import { isPlain } from "./validate";
 
+// The interfaces below are named without an "Args" suffix because that name becomes the schema type
+// and every generated SDK appends "Args" to it (see components/types.ts); the TypeScript API keeps the
+// ...Args names as aliases.
+
 /** Connection settings shared by the hosts of a fleet (everything but the host address). */
-export interface FleetConnectionDefaultsArgs {
-  /** SSH port (default 22). */
+export interface FleetConnectionDefaults {
+  /** SSH port, an integer 1-65535 (default 22). */
   port?: pulumi.Input<number>;
-  /** SSH user (default root). */
+  /** SSH user (default root). A non-root user needs passwordless sudo and access to docker. */
   user?: pulumi.Input<string>;
-  /** Private key (kept secret). */
+  /** Private key (kept secret). Configures both the provisioning commands and the docker provider's ssh. */
   privateKey?: pulumi.Input<string>;
-  /** Passphrase of the private key (kept secret). */
+  /** Passphrase of the private key (kept secret). The docker path cannot use an encrypted key: use an agent there. */
   privateKeyPassword?: pulumi.Input<string>;
-  /** SSH password (kept secret; provisioning path only). */
+  /** SSH password (kept secret). Provisioning commands only; the docker path needs a key or an agent. */
   password?: pulumi.Input<string>;
-  /** ssh-agent socket. */
+  /** ssh-agent socket; used by both the provisioning commands and the docker provider's ssh. */
   agentSocketPath?: pulumi.Input<string>;
   /** A bastion to connect through. */
   proxy?: pulumi.Input<ProxyConnectionArgs>;
-  /** How many times to retry a failed dial (default 10). */
+  /** How many times to retry a failed dial, an integer 1-100 (default 10). */
   dialErrorLimit?: pulumi.Input<number>;
-  /** Seconds per dial attempt (default 15). */
+  /** Seconds per dial attempt, an integer 1-600 (default 15). */
   perDialTimeout?: pulumi.Input<number>;
 }
 
 /** Client settings shared by the hosts of a fleet; a host's own settings override them. */
-export interface FleetClientDefaultsArgs {
-  /** Prometheus remote-write endpoint. */
+export interface FleetClientDefaults {
+  /** Prometheus remote-write endpoint (http or https); required here or on every host. */
   remoteWriteUrl?: pulumi.Input<string>;
-  /** Client image (pin a digest in production). */
+  /** Client image (default aimilefth/cpu-pyjoules). Pin a digest (repo@sha256:...) in production. */
   image?: pulumi.Input<string>;
-  /** Container name on each host. */
+  /** Container name on each host (default pyjoules-client). */
   containerName?: pulumi.Input<string>;
-  /** SCRAPE_INTERVAL_S. */
+  /** Seconds between RAPL reads (SCRAPE_INTERVAL_S, client default 0.1). */
   scrapeIntervalS?: pulumi.Input<number>;
-  /** PUSH_INTERVAL_S. */
+  /** Seconds between pushes (PUSH_INTERVAL_S, client default 4). */
   pushIntervalS?: pulumi.Input<number>;
-  /** MAX_RETRY_BATCHES. */
+  /** Failed batches kept for retry, an integer (MAX_RETRY_BATCHES, client default 5). */
   maxRetryBatches?: pulumi.Input<number>;
-  /** SERVICE_LABEL. */
+  /** Value of the service label on every sample (SERVICE_LABEL, client default cpu-pyjoules). */
   serviceLabel?: pulumi.Input<string>;
-  /** LOG_LEVEL. */
+  /** DEBUG, INFO, WARNING, ERROR or CRITICAL (LOG_LEVEL, client default INFO). */
   logLevel?: pulumi.Input<string>;
-  /** Extra environment; merged key by key with the host's own. */
+  /** Further environment variables, merged key by key with the host's own (names must not clash with the typed settings). */
   env?: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
 }
 
 /** Defaults for every host of the fleet. */
-export interface FleetDefaultsArgs {
-  /** Shared connection settings. */
+export interface FleetDefaults {
+  /** Connection settings shared by every host; a host's own connection fields override them. */
   connection?: FleetConnectionDefaultsArgs;
-  /** Shared client settings. */
+  /** Client settings shared by every host; a host's own client settings override them. */
   client?: FleetClientDefaultsArgs;
-  /** Shared profile settings. */
+  /** Profile settings shared by every host (default: profile docker-pyjoules, no extra read paths). */
   profile?: ProfileArgs;
-  /** Require a RAPL zone (default true). */
+  /** Fail a host that has no RAPL zone (default true); a host's own requireRapl overrides it. */
   requireRapl?: pulumi.Input<boolean>;
 }
 
 /** One host of the fleet. */
-export interface FleetHostArgs {
-  /** Unique name of the host within the fleet; used in resource names and output keys. */
+export interface FleetHost {
+  /** Unique name of the host within the fleet ([A-Za-z0-9][A-Za-z0-9_.-]*, at most 63 characters); used in resource names and output keys. */
   name: string;
   /** The host's connection; its fields override the fleet defaults. */
   connection: ConnectionArgs;
@@ -70,16 +74,26 @@ export interface FleetHostArgs {
   client?: FleetClientDefaultsArgs;
   /** Profile settings that override the fleet defaults for this host. */
   profile?: ProfileArgs;
-  /** Require a RAPL zone on this host. */
+  /** Fail this host if it has no RAPL zone (overrides the fleet default, which defaults to true). */
   requireRapl?: pulumi.Input<boolean>;
-  /** Rollout wave (default 0). Every host of a wave starts only after every host of the previous waves verified. */
+  /** Rollout wave, an integer 0-1000 (default 0). Every host of a wave starts only after every host of the previous waves verified. */
   wave?: number;
 }
 
+/** @see FleetConnectionDefaults */
+export type FleetConnectionDefaultsArgs = FleetConnectionDefaults;
+/** @see FleetClientDefaults */
+export type FleetClientDefaultsArgs = FleetClientDefaults;
+/** @see FleetDefaults */
+export type FleetDefaultsArgs = FleetDefaults;
+/** @see FleetHost */
+export type FleetHostArgs = FleetHost;
+
+/** Arguments of a PyJoulesFleet. */
 export interface PyJoulesFleetArgs {
-  /** The hosts. */
+  /** The hosts (at least one, unique names), rolled out wave by wave. */
   hosts: FleetHostArgs[];
-  /** Settings shared by every host. */
+  /** Settings shared by every host; each host's own settings override them. */
   defaults?: FleetDefaultsArgs;
 }
 
@@ -122,13 +136,19 @@ export class PyJoulesFleet extends pulumi.ComponentResource {
   public readonly attestations: pulumi.Output<{ [host: string]: Attestation }>;
 
   constructor(name: string, args: PyJoulesFleetArgs, opts?: pulumi.ComponentResourceOptions) {
-    const plan = pulumi.Output.isInstance(args.hosts) ? undefined : planWaves(name, args.hosts, args.defaults);
+    // Through a multi-language SDK (construct) the host list and the defaults can each arrive as one Output
+    // (a value sent whole: secret, or dependent without nested output values). Plan and build once those
+    // are known; the parts that arrived plain are used as they are, nested Outputs and all.
+    const hostsWhole = pulumi.Output.isInstance(args.hosts) ? (args.hosts as unknown as pulumi.Output<FleetHostArgs[]>) : undefined;
+    const defaultsWhole = pulumi.Output.isInstance(args.defaults) ? (args.defaults as pulumi.Output<FleetDefaultsArgs | undefined>) : undefined;
+    const plan = hostsWhole || defaultsWhole ? undefined : planWaves(name, args.hosts, args.defaults);
     super("pyjoules:index:PyJoulesFleet", name, {}, opts);
     const hosts = plan === undefined
-      ? // Through a multi-language SDK the host list arrives as an Output: build once it is known.
-        pulumi
-          .output(args.hosts as unknown as pulumi.Input<FleetHostArgs[]>)
-          .apply((hs) => this.build(name, planWaves(name, hs, args.defaults)))
+      ? pulumi
+          .all([hostsWhole, defaultsWhole])
+          .apply(([hs, d]) =>
+            this.build(name, planWaves(name, hostsWhole ? (hs as FleetHostArgs[]) : args.hosts, defaultsWhole ? (d as FleetDefaultsArgs | undefined) : args.defaults)),
+          )
       : pulumi.output(this.build(name, plan));
     this.verifiedProfiles = hosts.apply((hs) => pulumi.all(Object.fromEntries(hs.map((h) => [h.name, h.host.verifiedProfile]))));
     this.attestations = hosts.apply((hs) => pulumi.all(Object.fromEntries(hs.map((h) => [h.name, h.host.attestation]))));

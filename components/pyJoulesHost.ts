@@ -20,6 +20,7 @@ export const LOG_OPTS = { "max-size": "10m", "max-file": "3" } as const;
 const PASSWORD_ONLY =
   "invalid connection.password: it works for the provisioning commands only; the docker provider's ssh needs connection.privateKey or connection.agentSocketPath";
 
+/** Arguments of a PyJoulesHost. */
 export interface PyJoulesHostArgs {
   /** SSH connection to the host; one credential serves both the provisioning commands and the docker provider. */
   connection: ConnectionArgs;
@@ -98,13 +99,13 @@ export class PyJoulesHost extends pulumi.ComponentResource {
       {
         host: pulumi.all([connection.user, connection.host, connection.port]).apply(([u, h, p]) => dockerHostUrl(u, h, p)),
         sshOpts: pulumi
-          .all([connection.hostKey, connection.agentSocketPath, connection.privateKey, connection.password])
-          .apply(([hostKey, agentSocketPath, key, password]) => {
+          .all([connection.hostKey, connection.agentSocketPath, connection.privateKey, connection.password, connection.proxyJump])
+          .apply(([hostKey, agentSocketPath, key, password, proxyJump]) => {
             if (password !== undefined && key === undefined && agentSocketPath === undefined) {
               throw new Error(`${where}: ${PASSWORD_ONLY}`);
             }
             const identityFile = key === undefined ? undefined : materializePrivateKey(key);
-            return dockerSshOpts({ hostKey, agentSocketPath, identityFile });
+            return dockerSshOpts({ hostKey, agentSocketPath, identityFile, proxyJump });
           }),
         // No SSH to every host when the provider is configured: `pulumi preview` in CI works from a
         // runner that cannot reach the fleet. Containers are still created over SSH on `up`.
@@ -128,8 +129,17 @@ export class PyJoulesHost extends pulumi.ComponentResource {
         logDriver: "json-file",
         logOpts: { ...LOG_OPTS },
       },
-      // The container name is fixed on the host, so a replacement must remove the old container first.
-      { parent: this, provider: dockerProvider, dependsOn: [appArmor], deleteBeforeReplace: true },
+      {
+        parent: this,
+        provider: dockerProvider,
+        dependsOn: [appArmor],
+        // The container name is fixed on the host, so a replacement must remove the old container first.
+        deleteBeforeReplace: true,
+        // The provider applies systempaths=unconfined client-side and reads back only apparmor=NAME; without
+        // this every `pulumi up` would see a changed (replace-forcing) securityOpts and replace the container.
+        // The attestation still checks the running container's profile on every change of the container.
+        ignoreChanges: ["securityOpts"],
+      },
     );
 
     const attest = new remote.Command(

@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import { profileName, readOnlyPath } from "../profiles/validation";
+import { ownProfileName, profileName, readOnlyPath } from "../profiles/validation";
 
 /**
  * zod schemas: the single source of truth for what a valid (resolved) argument is. The public arg
@@ -9,10 +9,21 @@ import { profileName, readOnlyPath } from "../profiles/validation";
 
 const HOSTNAME = /^(?=.{1,253}\.?$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
+/**
+ * A name of numbers only (decimal, octal or 0x-hex parts) that is not an IP literal. RFC 1123 rules it out
+ * (the top-level label is alphabetic), and ssh and the C resolver read it as some other address:
+ * "10.0.0.010" is 10.0.0.8, "167772167" is 10.0.0.7, "6" is 0.0.0.6.
+ */
+const NUMERIC_NAME = /^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+))*\.?$/i;
+
 /** RFC 1123 host name, or an IPv4/IPv6 literal (no brackets). */
 export const hostSchema = z
   .string()
-  .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), "must be an RFC 1123 host name or an IP address");
+  .refine((h) => isIP(h) !== 0 || HOSTNAME.test(h), "must be an RFC 1123 host name or an IP address")
+  .refine(
+    (h) => isIP(h) !== 0 || !NUMERIC_NAME.test(h),
+    "must not be a name of numbers only: write an IP address in plain dotted-decimal form (ssh reads 10.0.0.010 as 10.0.0.8)",
+  );
 
 export const portSchema = z.number().int("must be an integer").min(1).max(65535);
 
@@ -71,6 +82,9 @@ export const containerNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "must match [A-Za-z0-9][A-Za-z0-9_.-]* (at most 128 characters)");
 
+/** A lone UTF-16 surrogate has no UTF-8 form: it would reach the host as U+FFFD, not as given. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
 export const remoteWriteUrlSchema = z
   .string()
   .max(2048)
@@ -82,7 +96,8 @@ export const remoteWriteUrlSchema = z
       return false;
     }
   }, "must be an http(s) URL")
-  .refine((u) => !/[\s\u0000-\u001f\u007f]/.test(u), "must not contain whitespace or control characters");
+  .refine((u) => !/[\s\u0000-\u001f\u007f]/.test(u), "must not contain whitespace or control characters")
+  .refine((u) => !LONE_SURROGATE.test(u), "must be valid Unicode (no lone surrogate)");
 
 /** Variables the component sets itself from the typed client settings. */
 export const RESERVED_ENV = [
@@ -102,7 +117,14 @@ export const envKeySchema = z
 export const envValueSchema = z
   .string()
   .max(4096)
-  .refine((v) => !v.includes("\u0000"), "must not contain NUL");
+  .refine((v) => !v.includes("\u0000"), "must not contain NUL")
+  .refine((v) => !LONE_SURROGATE.test(v), "must be valid Unicode (no lone surrogate)");
+
+/** Extra environment. zod's record skips an own "__proto__" key without a word, so that key is refused first. */
+export const envSchema = z
+  .unknown()
+  .refine((e) => !(typeof e === "object" && e !== null && Object.hasOwn(e, "__proto__")), "must not name a variable __proto__")
+  .pipe(z.record(envKeySchema, envValueSchema));
 
 export const logLevelSchema = z.enum(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]);
 
@@ -118,15 +140,15 @@ export const clientSchema = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/, "must match [A-Za-z0-9][A-Za-z0-9_.:-]*")
     .optional(),
   logLevel: logLevelSchema.optional(),
-  env: z.record(envKeySchema, envValueSchema).optional(),
+  env: envSchema.optional(),
 });
 
 export const profileArgsSchema = z.object({
-  name: profileName.optional(),
+  name: ownProfileName.optional(),
   extraReadPaths: z.array(readOnlyPath).max(64).optional(),
 });
 
-export { profileName as profileNameSchema, readOnlyPath as readOnlyPathSchema };
+export { ownProfileName as profileNameSchema, readOnlyPath as readOnlyPathSchema };
 
 export type Connection = z.infer<typeof connectionSchema>;
 export type Client = z.infer<typeof clientSchema>;

@@ -4,13 +4,18 @@ import * as pulumi from "@pulumi/pulumi";
  * Public argument shapes. They are named interfaces with doc comments (Pulumi's component schema
  * analyzer turns them into typed, described schema types) and contain no unions or callbacks, so the
  * same components can be served to every Pulumi language.
+ *
+ * The schema type takes the interface's own name, and every generated SDK appends "Args" to input types
+ * (Python `pyjoules.ConnectionArgs`, Go `pyjoules.ConnectionArgs`, .NET `Inputs.ConnectionArgs`). The
+ * interfaces are therefore named without the suffix (`Connection`), and the TypeScript API keeps its
+ * `...Args` names as aliases of them. See docs/multi-language.md.
  */
 
 /** A bastion host the SSH connection jumps through (same fields as the connection itself). */
-export interface ProxyConnectionArgs {
+export interface ProxyConnection {
   /** Bastion host name (RFC 1123) or IP address. */
   host: pulumi.Input<string>;
-  /** SSH port of the bastion (default 22). */
+  /** SSH port of the bastion, an integer (default 22). */
   port?: pulumi.Input<number>;
   /** SSH user on the bastion (default root). */
   user?: pulumi.Input<string>;
@@ -27,10 +32,10 @@ export interface ProxyConnectionArgs {
 }
 
 /** How to reach one target host over SSH; the same shape as @pulumi/command's connection. */
-export interface ConnectionArgs {
+export interface Connection {
   /** Host name (RFC 1123) or IP address of the target. */
   host: pulumi.Input<string>;
-  /** SSH port (default 22). */
+  /** SSH port, an integer 1-65535 (default 22). */
   port?: pulumi.Input<number>;
   /** SSH user (default root). A non-root user needs passwordless sudo; the docker path needs docker access (docker group). */
   user?: pulumi.Input<string>;
@@ -45,15 +50,15 @@ export interface ConnectionArgs {
   /** The target's public host key ("ssh-ed25519 AAAA..."). When given, both SSH paths pin it. */
   hostKey?: pulumi.Input<string>;
   /** A bastion to connect through. */
-  proxy?: pulumi.Input<ProxyConnectionArgs>;
-  /** How many times to retry a failed dial (default 10). */
+  proxy?: pulumi.Input<ProxyConnection>;
+  /** How many times to retry a failed dial, an integer 1-100 (default 10). */
   dialErrorLimit?: pulumi.Input<number>;
-  /** Seconds per dial attempt (default 15). */
+  /** Seconds per dial attempt, an integer 1-600 (default 15). */
   perDialTimeout?: pulumi.Input<number>;
 }
 
 /** Settings of the pyJoules client container. */
-export interface ClientArgs {
+export interface Client {
   /** Prometheus remote-write endpoint the client pushes to (http or https). */
   remoteWriteUrl: pulumi.Input<string>;
   /** Client image (default aimilefth/cpu-pyjoules). Pin a digest (repo@sha256:...) in production. */
@@ -64,7 +69,7 @@ export interface ClientArgs {
   scrapeIntervalS?: pulumi.Input<number>;
   /** Seconds between pushes (PUSH_INTERVAL_S, client default 4). */
   pushIntervalS?: pulumi.Input<number>;
-  /** Failed batches kept for retry (MAX_RETRY_BATCHES, client default 5). */
+  /** Failed batches kept for retry, an integer (MAX_RETRY_BATCHES, client default 5). */
   maxRetryBatches?: pulumi.Input<number>;
   /** Value of the service label on every sample (SERVICE_LABEL, client default cpu-pyjoules). */
   serviceLabel?: pulumi.Input<string>;
@@ -75,7 +80,7 @@ export interface ClientArgs {
 }
 
 /** Which AppArmor profile confines the client. */
-export interface ProfileArgs {
+export interface Profile {
   /** Profile name (default docker-pyjoules). */
   name?: pulumi.Input<string>;
   /** Further absolute paths the container may read but never write (optionally ending in /**). */
@@ -118,7 +123,7 @@ export interface Attestation {
   procAttrCurrent: string;
   /** The container is privileged (must be false). */
   privileged: boolean;
-  /** Number of added capabilities (must be 0). */
+  /** Number of added capabilities, an integer (must be 0). */
   addedCapabilities: number;
   /** /sys/class/powercap is mounted read-only. */
   classPowercapReadOnly: boolean;
@@ -131,3 +136,13 @@ export interface Attestation {
   /** Every check passed. */
   ok: boolean;
 }
+
+// The TypeScript names of the argument shapes (see the note at the top of this file).
+/** @see ProxyConnection */
+export type ProxyConnectionArgs = ProxyConnection;
+/** @see Connection */
+export type ConnectionArgs = Connection;
+/** @see Client */
+export type ClientArgs = Client;
+/** @see Profile */
+export type ProfileArgs = Profile;

@@ -16,7 +16,9 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, whe
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
-    const hidden = issue.path.some((k) => UNSHOWN.has(String(k))) || UNSHOWN.has(prefix);
+    // The prefix counts too: a secret given as an Output is validated on its own, with a prefix such as
+    // "connection.privateKey" or "client.env" and an issue path that no longer names the field.
+    const hidden = [...prefix.split("."), ...issue.path.map(String)].some((k) => UNSHOWN.has(k));
     const got = valueAt(value, issue.path);
     const shown = hidden || got === undefined ? "" : ` (got ${JSON.stringify(got)})`;
     return `${path || "value"}: ${issue.message}${shown}`;

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { profileName } from "./validation";
+import { ownProfileName } from "./validation";
 
 /**
  * Builds the exact command lines that run the host-side scripts over SSH. The scripts travel as one
@@ -37,7 +37,7 @@ export function asRoot(scriptName: string, script: string, args: readonly string
 }
 
 const yesNo = (b: boolean) => (b ? "yes" : "no");
-const checkedName = (name: string) => profileName.parse(name);
+const checkedName = (name: string) => ownProfileName.parse(name);
 const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /** stdin: the profile text. */

@@ -11,6 +11,19 @@ export const profileName = z
   .max(64, "at most 64 characters")
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, "must match [A-Za-z0-9][A-Za-z0-9_.-]* (letters, digits, _ . -)");
 
+/**
+ * Names Docker gives a meaning of its own, so a profile of ours must never take them: `apparmor=unconfined`
+ * switches AppArmor off for the container, and `docker-default` confines every other container on the host
+ * (ours would replace it and open the RAPL counters to all of them).
+ */
+export const RESERVED_PROFILE_NAMES = ["unconfined", "docker-default"] as const;
+
+/** A profile name this package may install, load, remove and put in `apparmor=` on a host. */
+export const ownProfileName = profileName.refine(
+  (n) => !(RESERVED_PROFILE_NAMES as readonly string[]).includes(n),
+  "must not be unconfined or docker-default (Docker gives those names a meaning of its own)",
+);
+
 /** The daemon's own AppArmor label (moby reads it from /proc/self/attr/current); `unconfined` by default. */
 export const daemonProfileName = z
   .string()

@@ -26,13 +26,15 @@ export interface ResourceState {
   opts: ResourceOpts;
   /** Set when a create half-succeeded (the engine's "initErrors"); such a resource is replaced next time. */
   initErrors?: string[];
+  /** An old version kept after a create-before-delete replacement whose deletion did not happen yet. */
+  pendingDelete?: boolean;
 }
 
 export interface ProviderContext {
   counters: Counters;
   log: (line: string) => void;
-  /** Inputs of the provider resource `ref` ("urn::id"), or the default provider's config. */
-  providerConfig(pkg: string, ref: string | undefined): Record<string, unknown>;
+  /** Inputs of the provider resource `urn`, or (undefined) the default provider's `<pkg>:*` config. */
+  providerConfig(pkg: string, urn: string | undefined): Record<string, unknown>;
   /** Per-run cache for provider clients (closed at the end of the run). */
   cache: Map<string, { close(): void }>;
 }

@@ -73,6 +73,9 @@ describe("PyJoulesHost resources", () => {
       "LOG_LEVEL=DEBUG", "MAX_RETRY_BATCHES=3", "PUSH_INTERVAL_S=8", `REMOTE_WRITE_URL=${URL}`,
       "SCRAPE_INTERVAL_S=0.5", "SERVICE_LABEL=node-7", "TZ=UTC",
     ]);
+    // systempaths=unconfined is applied client-side and never read back: without this every up replaces.
+    expect(run.byName("h1-client").opts.ignoreChanges).toEqual(["securityOpts"]);
+    expect(run.byName("h1-client").opts.deleteBeforeReplace).toBe(true);
     const known = ["name", "image", "envs", "mounts", "securityOpts", "privileged", "restart", "hosts", "logDriver", "logOpts"];
     expect(Object.keys(c).sort()).toEqual(known.sort());
   });

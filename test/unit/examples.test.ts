@@ -113,11 +113,11 @@ describe("examples/fleet", () => {
     expect(project.main).toBe("index.ts");
     const pkg = JSON.parse(read("examples/fleet/package.json"));
     expect(pkg.main).toBe("index.ts");
-    const dep: string = pkg.dependencies["pulumi-pyjoules"];
+    const dep: string = pkg.dependencies["pyjoules"];
     expect(dep).toMatch(/^file:\.\.?\//);
     const target = resolve(examples, "fleet", dep.slice("file:".length));
     expect(target).toBe(root);
-    expect(JSON.parse(read("package.json")).name).toBe("pulumi-pyjoules");
+    expect(JSON.parse(read("package.json")).name).toBe("pyjoules");
     expect(pkg.dependencies["@pulumi/pulumi"]).toBeDefined();
     // Stack config belongs to this project, and the secret is not in the file in clear.
     const keys = Object.keys(yamlConfig("examples/fleet/Pulumi.dev.yaml"));
