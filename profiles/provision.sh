@@ -63,14 +63,20 @@ for tool in flock systemctl sha256sum cmp; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is missing"
 done
 
+target=$CONTAINERS_DIR/$name
+stamp=$STATE_DIR/$name.loaded
+# Never take over a profile this tool did not install (e.g. a host's own profile of the same name).
+if [ ! -e "$target" ] && [ ! -e "$stamp" ] &&
+	awk -v p="$name (" 'index($0, p) == 1 { found = 1 } END { exit !found }' "$SECURITYFS/profiles"; then
+	die "a profile named $name is already loaded on this host and was not installed by pulumi-pyjoules; choose another profile name"
+fi
+
 # Serialise runs on this host (two stacks, or a retry racing a dropped session).
 mkdir -p "$(dirname "$LOCK_FILE")" "$CONTAINERS_DIR" "$STATE_DIR"
 exec 9>"$LOCK_FILE"
 flock -w 120 9 || die "another provisioning run has held $LOCK_FILE for 120 s"
 
-target=$CONTAINERS_DIR/$name
 previous=$CONTAINERS_DIR/.$name.previous
-stamp=$STATE_DIR/$name.loaded
 unit=pyjoules-apparmor@$name.service
 tmp=$(mktemp "$CONTAINERS_DIR/.$name.XXXXXX")
 trap 'rm -f "$tmp"' EXIT
@@ -82,6 +88,7 @@ out=$("$PARSER" -Q -K "$tmp" 2>&1) || die "profile $name does not compile: $(pri
 names=$("$PARSER" -N "$tmp" 2>&1) || die "cannot list the profiles in the new text: $names"
 [ "$names" = "$name" ] || die "the profile text must define exactly the profile '$name', not: $(printf '%s' "$names" | tr '\n' ' ')"
 new_sha=$(sha256sum "$tmp" | cut -d ' ' -f 1)
+
 
 loaded() { grep -qxF "$name (enforce)" "$SECURITYFS/profiles"; }
 

@@ -420,6 +420,15 @@ describe.concurrent("provision.sh", () => {
     expect(h.kernelProfiles()).toEqual(["docker-default (enforce)", `${NAME} (enforce)`]);
   });
 
+  test("refuses to take over a profile of that name it did not install", async ({ expect }) => {
+    const h = new FakeHost();
+    h.write("/sys/kernel/security/apparmor/profiles", `docker-default (enforce)\n${NAME} (enforce)\n`);
+    const snapshot = h.snapshot();
+    expectFailure(expect, await h.provision(), /already loaded on this host and was not installed by pulumi-pyjoules/);
+    expect(loads(h)).toEqual([]);
+    expect(h.snapshot()).toEqual(snapshot);
+  });
+
   test("changed text: installed, reloaded, new sha", async ({ expect }) => {
     const h = new FakeHost();
     const first = provisionFacts(expect, await h.provision());
