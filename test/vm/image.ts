@@ -92,11 +92,26 @@ function loadImage(distro: Distro, dir: string, hash: string): VmImage {
   };
 }
 
+/** Build logs are kept for two weeks. */
+function pruneOldLogs(logDir: string): void {
+  const cutoff = Date.now() - 14 * 24 * 3600_000;
+  for (const f of fs.readdirSync(logDir)) {
+    const p = path.join(logDir, f);
+    try {
+      if (f.endsWith(".log") && fs.statSync(p).mtimeMs < cutoff) fs.rmSync(p, { force: true });
+    } catch {
+      /* raced with another process */
+    }
+  }
+}
+
 function runBuild(distro: Distro, dir: string, log: (s: string) => void): Promise<void> {
   const root = vmCacheRoot();
   const logDir = path.join(root, "logs");
   fs.mkdirSync(logDir, { recursive: true });
-  const logPath = path.join(logDir, `${path.basename(dir)}.log`);
+  pruneOldLogs(logDir);
+  const stamp = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
+  const logPath = path.join(logDir, `${path.basename(dir)}-${stamp}-${process.pid}.log`);
   const logFd = fs.openSync(logPath, "w");
   const args = [
     BUILD_SCRIPT,

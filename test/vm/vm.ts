@@ -210,7 +210,7 @@ class VmInstance implements Vm {
     return sshExec(this.target(this.user, false), command, {
       allowFail: true,
       timeoutMs: 45_000,
-      connectTimeoutS: 15,
+      connectTimeoutS: 6,
     }).catch((e: unknown) => ({ code: 255, stdout: "", stderr: String(e) }));
   }
 
@@ -222,6 +222,7 @@ class VmInstance implements Vm {
       const bootId = r.stdout.trim();
       if (r.code === 0 && bootId && bootId !== notBootId) return bootId;
       last = r.code === 0 ? "still the old boot" : r.stderr.trim();
+      if (process.env.PYJOULES_VM_DEBUG) this.log(`[vm] ssh probe: ${last}`);
       if (Date.now() > deadline) throw new Error(`ssh not ready in time (last: ${last})`);
       await sleep(2000);
     }
