@@ -1,5 +1,6 @@
 // One measurement: build a fleet of N hosts under Pulumi mocks, either through PyJoulesFleet or as the
-// same raw @pulumi resources created directly. Prints one JSON line. Run by construct.ts.
+// same raw @pulumi resources created directly. Prints one JSON line. Run by run.ts (one fresh process per measurement).
+// Peak heap: heapUsed sampled every 25 registrations and every 20 ms while waiting.
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
@@ -12,12 +13,18 @@ const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nbench\n-----END OPENSSH PRIVAT
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvbS6YQ5WlM3LL+7xcF8tJ0cPq3+1bc8cF7mQX9yHcd";
 const URL = "https://prom.example.com/api/v1/write";
 
+let peakHeap = 0;
+const sampleHeap = () => {
+  const h = process.memoryUsage().heapUsed;
+  if (h > peakHeap) peakHeap = h;
+};
+
 async function main() {
   let registered = 0;
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        registered++;
+        if (++registered % 25 === 0) sampleHeap();
         const inputs = unwrapSecrets(args.inputs);
         return { id: `${args.name}-id`, state: { ...inputs, ...healthyHostOutputs(args.type, inputs) } };
       },
@@ -58,9 +65,13 @@ async function main() {
     }
     expected = hosts * 4;
   }
+  sampleHeap();
+  const timer = setInterval(sampleHeap, 20);
   while (registered < expected) await new Promise((r) => setTimeout(r, 1));
+  clearInterval(timer);
+  sampleHeap();
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  process.stdout.write(JSON.stringify({ mode, hosts, resources: registered, ms, peakRssMb: process.resourceUsage().maxRSS / 1024 }) + "\n");
+  process.stdout.write(JSON.stringify({ mode, hosts, resources: registered, ms, peakRssMb: process.resourceUsage().maxRSS / 1024, peakHeapMb: peakHeap / 2 ** 20 }) + "\n");
   process.exit(0);
 }
 main().catch((e) => {
