@@ -41,7 +41,9 @@ export const MASKED_PATHS: readonly MaskedPath[] = [
     coveredBy: "deny /sys/[^f]*/** wklx,",
     exception: "reads allowed on purpose (change 2); writes stay denied",
   },
-  { path: "/sys/firmware", coveredBy: "deny /sys/firmware/** rwklx," },
+  // docker-default's `deny /sys/firmware/** rwklx,` covers what is below, not the directory itself (`**`
+  // never matches the empty string): without this the listing of /sys/firmware is readable.
+  { path: "/sys/firmware", rule: "deny /sys/firmware/ r," },
   {
     path: "/sys/devices/system/cpu/cpuN/thermal_throttle",
     rule: "deny /sys/devices/system/cpu/cpu[0-9]*/thermal_throttle{,/**} rwklx,",
@@ -52,7 +54,8 @@ export const MASKED_PATHS: readonly MaskedPath[] = [
 export const READ_ONLY_PATHS: readonly ReadOnlyPath[] = [
   {
     path: "/proc/bus",
-    coveredBy: "deny @{PROC}/{[^1-9/],[^1-9/][^0-9/],[^1-9s/][^0-9y/][^0-9s/],[^1-9/][^0-9/][^0-9/][^0-9/]*}/** w,",
+    rule: "deny @{PROC}/bus/** w,",
+    gap: "docker-default's /proc/{...}/** w rule spares three-letter names ending in s (meant for sys), so /proc/bus stays writable",
   },
   {
     path: "/proc/fs",

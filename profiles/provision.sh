@@ -51,6 +51,11 @@ esac
 command -v docker >/dev/null 2>&1 || die "docker is missing"
 docker_facts=$(timeout 60 docker info --format '{{.ServerVersion}} {{json .SecurityOptions}}' 2>&1) ||
 	die "docker info failed (is the Docker daemon running?): $(printf '%s\n' "$docker_facts" | awk 'NF { l = $0 } END { print l }')"
+# docker info (26.x) exits 0 when it cannot reach the daemon and prints an empty ServerVersion.
+case $docker_facts in
+[0-9]*) ;;
+*) die "docker info failed (is the Docker daemon running?): no server version: $(printf '%s\n' "$docker_facts" | awk 'NF { l = $0 } END { print l }')" ;;
+esac
 case $docker_facts in
 *name=apparmor*) ;;
 *) die "docker info does not list apparmor among its security options: Docker would ignore apparmor=$name" ;;

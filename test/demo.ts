@@ -1,0 +1,88 @@
+// npm run demo [-- --keep]
+// Boots a disposable Debian 13 VM (built on first use) and deploys one host to it end to end with the
+// root program: through the real Pulumi CLI (Automation API, local file backend) when `pulumi` and the
+// command/docker plugins are installed, otherwise through the in-process provider emulator. Prints which
+// path it took, the verified profile and the attestation, and how to ssh in. Stops the VM on exit
+// (Ctrl-C included) unless --keep.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
+import { stackProgram } from "../components/stack";
+import { Emulator } from "./emulator";
+import { cliStack, realCliUnavailable } from "./posture/cli";
+import { emulatorConfig, PROJECT, secs } from "./posture/fleet";
+import { bootVm, ensureImage, type Vm } from "./vm";
+
+const keep = process.argv.includes("--keep");
+let vm: Vm | undefined;
+let stopping = false;
+
+async function shutdown(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    if (vm && !keep) {
+      console.log("[demo] stopping the VM");
+      await vm.stop().catch(() => undefined);
+    }
+  }
+  process.exit(code);
+}
+for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.on(sig, () => {
+    console.log(`\n[demo] ${sig}: cleaning up`);
+    keepAliveOff();
+    void shutdown(130);
+  });
+}
+let keepAlive: NodeJS.Timeout | undefined;
+const keepAliveOff = () => keepAlive && clearInterval(keepAlive);
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  console.log("[demo] preparing the Debian 13 (trixie) image (first run builds it: a few minutes)");
+  const image = await ensureImage("trixie", (l) => console.log(`[demo] ${l}`));
+  console.log(`[demo] image ready in ${secs(Date.now() - t0)}: ${image.dir}`);
+  vm = await bootVm(image, { log: (l) => console.log(`[demo] ${l}`) });
+
+  const why = realCliUnavailable();
+  let outputs: Record<string, unknown>;
+  const t1 = Date.now();
+  if (!why) {
+    console.log("[demo] path: REAL Pulumi CLI (Automation API, inline root program, local file backend)");
+    const cli = await cliStack(vm, "demo");
+    const up = await cli.stack.up({ onOutput: (o) => process.stdout.write(o) });
+    outputs = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value]));
+    console.log(`[demo] state: ${cli.dir} (PULUMI_CONFIG_PASSPHRASE=pyjoules-test)`);
+  } else {
+    console.log(`[demo] path: provider EMULATOR (in-process; ${why})`);
+    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "pyj-demo-"));
+    const emu = new Emulator({ stateFile: path.join(stateDir, "state.json"), log: (l) => console.log(`[emulator] ${l}`) });
+    const r = await emu.run(() => stackProgram(new pulumi.Config()), { project: PROJECT, stack: "demo", config: emulatorConfig(vm) });
+    outputs = r.outputs;
+    console.log(`[demo] steps: ${r.steps.map((s) => `${s.op} ${s.name}`).join(", ")}`);
+    console.log(`[demo] emulator state: ${path.join(stateDir, "state.json")}`);
+  }
+  console.log(`[demo] deployed in ${secs(Date.now() - t1)}`);
+  const pick = (k: string) => (outputs[k] as Record<string, unknown> | undefined)?.vm;
+  console.log("[demo] verified profile:");
+  console.log(JSON.stringify(pick("verifiedProfiles"), null, 2));
+  console.log("[demo] attestation:");
+  console.log(JSON.stringify(pick("attestations"), null, 2));
+  console.log(
+    `[demo] ssh into the VM:\n  ssh -F /dev/null -i ${image.userKeyPath} -o IdentitiesOnly=yes -o UserKnownHostsFile=${vm.knownHostsPath} ` +
+      `-o StrictHostKeyChecking=yes -p ${vm.port} ${vm.user}@${vm.host}\n  then e.g.: docker logs pyjoules-client; sudo aa-status; cat /etc/apparmor.d/containers/docker-pyjoules`,
+  );
+  if (keep) {
+    console.log(`[demo] --keep: the VM stays up while this process runs (serial log ${vm.serialLogPath}); Ctrl-C stops it`);
+    keepAlive = setInterval(() => undefined, 1 << 30);
+    return;
+  }
+  await shutdown(0);
+}
+
+main().catch(async (e: unknown) => {
+  console.error(`[demo] failed: ${(e as Error)?.stack ?? String(e)}`);
+  keepAliveOff();
+  await shutdown(1);
+});
