@@ -7,19 +7,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { AppArmorProfile, PyJoulesFleet, PyJoulesHost, PyJoulesHostArgs } from "../../components";
 import { stackProgram } from "../../components/stack";
 import { renderPyJoulesProfile } from "../../profiles/render";
-import { collectRejections, healthyHostOutputs, runWithMocks, settle } from "./helpers/mocks";
+import { collectRejections, healthyHostOutputs, runWithMocks, settle, TEST_HOST_KEY, TEST_URL, testKey, TYPES } from "./helpers/mocks";
 
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAUNIT-TEST-ONLY\n-----END OPENSSH PRIVATE KEY-----\n";
-const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvbS6YQ5WlM3LL+7xcF8tJ0cPq3+1bc8cF7mQX9yHcd";
-const URL = "https://prom.example.com/api/v1/write";
-const T = {
-  command: "command:remote:Command",
-  container: "docker:index/container:Container",
-  provider: "pulumi:providers:docker",
-  host: "pyjoules:index:PyJoulesHost",
-  profile: "pyjoules:index:AppArmorProfile",
-  fleet: "pyjoules:index:PyJoulesFleet",
-};
+const KEY = testKey("UNIT-TEST-ONLY");
+const HOST_KEY = TEST_HOST_KEY;
+const URL = TEST_URL;
+const T = TYPES;
 
 beforeAll(() => {
   process.env.PULUMI_PYJOULES_SSH_DIR = join(mkdtempSync(join(tmpdir(), "pyj-keys-")), "ssh");

@@ -13,22 +13,15 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AppArmorProfile, PyJoulesFleet, PyJoulesFleetArgs, PyJoulesHost, PyJoulesHostArgs } from "../../components";
 import { renderPyJoulesProfile } from "../../profiles/render";
-import { collectRejections, healthyHostOutputs, MockRun, runWithMocks, settle } from "./helpers/mocks";
+import { collectRejections, healthyHostOutputs, MockRun, runWithMocks, settle, TEST_HOST_KEY, TEST_URL, testKey, TYPES } from "./helpers/mocks";
 
 const ROOT = join(__dirname, "..", "..");
-const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAACONSTRUCT-TEST-ONLY\n-----END OPENSSH PRIVATE KEY-----\n";
-const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvbS6YQ5WlM3LL+7xcF8tJ0cPq3+1bc8cF7mQX9yHcd";
-const URL = "https://prom.example.com/api/v1/write";
+const KEY = testKey("CONSTRUCT-TEST-ONLY");
+const HOST_KEY = TEST_HOST_KEY;
+const URL = TEST_URL;
 /** A resource of the consuming program that some inputs depend on (e.g. the VM that got the address). */
 const VM_URN = "urn:pulumi:test::consumer::vm:index:Machine::vm1";
-const T = {
-  command: "command:remote:Command",
-  container: "docker:index/container:Container",
-  provider: "pulumi:providers:docker",
-  host: "pyjoules:index:PyJoulesHost",
-  profile: "pyjoules:index:AppArmorProfile",
-  fleet: "pyjoules:index:PyJoulesFleet",
-};
+const T = TYPES;
 
 // ---- the wire format of a ConstructRequest's inputs ----------------------------------------------
 const { specialSigKey, specialSecretSig, specialOutputValueSig } = pulumi.runtime;

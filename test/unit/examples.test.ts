@@ -10,28 +10,20 @@ import { DEFAULT_CONTAINER_NAME, DEFAULT_IMAGE, LOG_OPTS } from "../../component
 import { EnergyNode, embeddedProgram } from "../../examples/embedded";
 import { fleetProgram, HOSTS } from "../../examples/fleet/program";
 import { renderPyJoulesProfile } from "../../profiles/render";
-import { healthyHostOutputs, Registered, runWithMocks, settle } from "./helpers/mocks";
+import { healthyHostOutputs, Registered, runWithMocks, settle, TEST_HOST_KEY, TEST_URL, TYPES } from "./helpers/mocks";
 
 const root = resolve(__dirname, "..", "..");
 const examples = join(root, "examples");
 const read = (...p: string[]) => readFileSync(join(root, ...p), "utf8");
 
 const KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAEXAMPLES-TEST-ONLY\n-----END OPENSSH PRIVATE KEY-----\n";
-const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvbS6YQ5WlM3LL+7xcF8tJ0cPq3+1bc8cF7mQX9yHcd";
-const URL = "https://prom.example.com/api/v1/write";
+const HOST_KEY = TEST_HOST_KEY;
+const URL = TEST_URL;
 const POWERCAP_MOUNTS = [
   { type: "bind", source: "/sys/class/powercap", target: "/sys/class/powercap", readOnly: true },
   { type: "bind", source: "/sys/devices/virtual/powercap", target: "/sys/devices/virtual/powercap", readOnly: true },
 ];
-const T = {
-  command: "command:remote:Command",
-  container: "docker:index/container:Container",
-  provider: "pulumi:providers:docker",
-  host: "pyjoules:index:PyJoulesHost",
-  profile: "pyjoules:index:AppArmorProfile",
-  fleet: "pyjoules:index:PyJoulesFleet",
-  node: "acme:platform:EnergyNode",
-};
+const T = { ...TYPES, node: "acme:platform:EnergyNode" };
 
 beforeAll(() => {
   // The docker path writes the key to a private file; keep it out of the home directory.

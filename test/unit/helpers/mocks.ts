@@ -1,6 +1,21 @@
 import * as pulumi from "@pulumi/pulumi";
 import { createHash } from "node:crypto";
 
+/** Resource type tokens the components create. */
+export const TYPES = {
+  command: "command:remote:Command",
+  container: "docker:index/container:Container",
+  provider: "pulumi:providers:docker",
+  host: "pyjoules:index:PyJoulesHost",
+  profile: "pyjoules:index:AppArmorProfile",
+  fleet: "pyjoules:index:PyJoulesFleet",
+} as const;
+export const TEST_HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvbS6YQ5WlM3LL+7xcF8tJ0cPq3+1bc8cF7mQX9yHcd";
+export const TEST_URL = "https://prom.example.com/api/v1/write";
+/** A syntactically plausible private key with a marker, so tests can search for leaks of it. */
+export const testKey = (marker: string) =>
+  `-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA${marker}\n-----END OPENSSH PRIVATE KEY-----\n`;
+
 export interface Registered {
   type: string;
   name: string;
