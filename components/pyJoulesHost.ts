@@ -107,8 +107,9 @@ export class PyJoulesHost extends pulumi.ComponentResource {
             const identityFile = key === undefined ? undefined : materializePrivateKey(key);
             return dockerSshOpts({ hostKey, agentSocketPath, identityFile, proxyJump });
           }),
-        // No SSH to every host when the provider is configured: `pulumi preview` in CI works from a
-        // runner that cannot reach the fleet. Containers are still created over SSH on `up`.
+        // Preview must not need SSH to every host (a CI runner that cannot reach the fleet can still
+        // preview). pulumi-docker pings the daemon lazily on the first API call; this also skips its
+        // version check. Containers are still created over SSH on `up`.
         disableDockerDaemonCheck: true,
       },
       { parent: this },
