@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { types as commandTypes } from "@pulumi/command";
 import { z } from "zod";
+import { sshAuthority } from "./dockerSsh";
 import { connectionSchema, proxySchema } from "./schemas";
 import { ConnectionArgs } from "./types";
 import { fieldOf, isPlain, validated } from "./validate";
@@ -61,7 +62,7 @@ export function resolveConnection(conn: pulumi.Input<ConnectionArgs>, where: str
       if (px !== undefined) c.proxy = px;
       return c;
     });
-  // Secrets joined in separately so the non-secret fields above are not tainted when there are none.
+  // Two steps only because pulumi.all is typed for at most eight inputs.
   const withSecrets = pulumi
     .all([command, privateKey!, privateKeyPassword!, password!])
     .apply(([c, key, keyPassword, pw]) => {
@@ -80,8 +81,6 @@ export function resolveConnection(conn: pulumi.Input<ConnectionArgs>, where: str
     privateKey: privateKey!,
     agentSocketPath,
     password: password!,
-    proxyJump: proxy.apply((px) =>
-      px === undefined ? undefined : `${px.user ?? "root"}@${px.host.includes(":") ? `[${px.host}]` : px.host}:${px.port ?? 22}`,
-    ),
+    proxyJump: proxy.apply((px) => (px === undefined ? undefined : sshAuthority(px.user ?? "root", px.host, px.port ?? 22))),
   };
 }

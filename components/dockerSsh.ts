@@ -36,9 +36,14 @@ export function dockerSshOpts(s: DockerSshSettings): string[] {
   return opts;
 }
 
-/** `ssh://user@host:port`, with IPv6 literals in brackets. */
+/** `user@host:port`, with IPv6 literals in brackets (the form of ProxyJump and of ssh:// URLs). */
+export function sshAuthority(user: string, host: string, port: number): string {
+  return `${user}@${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+/** `ssh://user@host:port`, the docker provider's host. */
 export function dockerHostUrl(user: string, host: string, port: number): string {
-  return `ssh://${user}@${host.includes(":") ? `[${host}]` : host}:${port}`;
+  return `ssh://${sshAuthority(user, host, port)}`;
 }
 
 /**

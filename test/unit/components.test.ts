@@ -121,6 +121,12 @@ describe("PyJoulesHost resources", () => {
     expect(run.byName("h1-profile-provision").inputs.connection.agentSocketPath).toBe("/run/user/1000/ssh-agent.sock");
   });
 
+  it("sends the docker path through the same bastion (ProxyJump, IPv6 bracketed)", async () => {
+    const run = await oneHost(hostArgs({ connection: { host: "10.0.0.7", privateKey: KEY, proxy: { host: "fd00::1", user: "jump", port: 2200 } } }));
+    expect(JSON.parse(run.byName("h1-docker").inputs.sshOpts)).toContain("ProxyJump=jump@[fd00::1]:2200");
+    expect(run.byName("h1-profile-provision").inputs.connection.proxy).toMatchObject({ host: "fd00::1", user: "jump", port: 2200 });
+  });
+
   it("brackets IPv6 hosts in the docker URL", async () => {
     const run = await oneHost(hostArgs({ connection: { host: "fd00::7", privateKey: KEY } }));
     expect(run.byName("h1-docker").inputs.host).toBe("ssh://root@[fd00::7]:22");
