@@ -37,8 +37,15 @@ export function parseVerifiedProfile(stdout: string, expected: { name: string; s
   return v;
 }
 
-/** Parses attest.sh's line; any wrong answer fails the deployment of that host. */
-export function parseAttestation(stdout: string, expected: { profile: string; container: string; requireRapl: boolean }, where: string): Attestation {
+/**
+ * Parses attest.sh's line; any wrong answer fails the deployment of that host. `profileSha256`, when given,
+ * is the sha256 the host verified at provisioning: the installed file must still be that one.
+ */
+export function parseAttestation(
+  stdout: string,
+  expected: { profile: string; container: string; requireRapl: boolean; profileSha256?: string },
+  where: string,
+): Attestation {
   const a = check(attestationSchema, lastJsonLine(stdout, "attestation", where), "attestation", where);
   const wrong: string[] = [];
   if (!a.running) wrong.push("container is not running");
@@ -49,6 +56,10 @@ export function parseAttestation(stdout: string, expected: { profile: string; co
   if (a.addedCapabilities !== 0) wrong.push("container has added capabilities");
   if (!a.classPowercapReadOnly || !a.devicesPowercapReadOnly) wrong.push("a powercap mount is not read-only");
   if (expected.requireRapl && !a.raplReadable) wrong.push("RAPL is not readable inside the container");
+  else if (expected.requireRapl && !a.raplEnergyIncreasing) wrong.push("RAPL energy_uj does not increase inside the container");
+  if (expected.profileSha256 !== undefined && a.profileSha256 !== expected.profileSha256) {
+    wrong.push(`the installed profile has sha256 "${a.profileSha256}", not the verified ${expected.profileSha256}`);
+  }
   if (!a.ok) wrong.push("the host reported a failed check");
   if (wrong.length > 0) throw new Error(`${where}: attestation failed: ${wrong.join("; ")}`);
   return a;

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { PyJoulesHost } from "./pyJoulesHost";
-import { Attestation, ClientArgs, ConnectionArgs, ProfileArgs, ProxyConnectionArgs, VerifiedProfile } from "./types";
+import { Attestation, ClientArgs, ConnectionArgs, HealthcheckArgs, ProfileArgs, ProxyConnectionArgs, VerifiedProfile } from "./types";
 import { isPlain } from "./validate";
 
 // The interfaces below are named without an "Args" suffix because that name becomes the schema type
@@ -50,6 +50,8 @@ export interface FleetClientDefaults {
   logLevel?: pulumi.Input<string>;
   /** Further environment variables, merged key by key with the host's own (names must not clash with the typed settings). */
   env?: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
+  /** A healthcheck; when set, `pulumi up` waits for each client to be healthy. A host's own replaces it whole. */
+  healthcheck?: pulumi.Input<HealthcheckArgs>;
 }
 
 /** Defaults for every host of the fleet. */

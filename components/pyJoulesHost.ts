@@ -8,7 +8,8 @@ import { AppArmorProfile } from "./appArmorProfile";
 import { resolveConnection } from "./connection";
 import { dockerHostUrl, dockerSshOpts, materializePrivateKey } from "./dockerSsh";
 import { parseAttestation } from "./parse";
-import { clientSchema, connectionSchema, profileArgsSchema } from "./schemas";
+import { containerHealthcheck, healthWaitSeconds } from "./healthcheck";
+import { clientSchema, connectionSchema, healthcheckSchema, profileArgsSchema } from "./schemas";
 import { Attestation, ClientArgs, ConnectionArgs, ProfileArgs, VerifiedProfile } from "./types";
 import { fieldOf, precheck, validated } from "./validate";
 
@@ -83,6 +84,7 @@ export class PyJoulesHost extends pulumi.ComponentResource {
       .apply(([remoteWriteUrl, scrapeIntervalS, pushIntervalS, maxRetryBatches, serviceLabel, logLevel, env]) =>
         clientEnv({ remoteWriteUrl, scrapeIntervalS, pushIntervalS, maxRetryBatches, serviceLabel, logLevel, env } as z.output<typeof clientSchema>),
       );
+    const health = field("healthcheck") as pulumi.Output<z.output<typeof healthcheckSchema> | undefined>;
     const profile = validated(profileArgsSchema.optional(), args.profile, where, "profile");
     const profileName = profile.apply((p) => p?.name ?? DEFAULT_PROFILE_NAME);
     const profileText = profile.apply((p) => renderPyJoulesProfile({ name: p?.name, extraReadPaths: p?.extraReadPaths }));
@@ -129,6 +131,7 @@ export class PyJoulesHost extends pulumi.ComponentResource {
         hosts: [{ host: "host.docker.internal", ip: "host-gateway" }],
         logDriver: "json-file",
         logOpts: { ...LOG_OPTS },
+        healthcheck: health.apply(containerHealthcheck),
       },
       {
         parent: this,
@@ -147,10 +150,12 @@ export class PyJoulesHost extends pulumi.ComponentResource {
       `${name}-attest`,
       {
         connection: connection.command,
+        // With a healthcheck, the attestation first waits for "healthy": `pulumi up` fails on a dying client.
         create: pulumi
-          .all([appArmor.profileName, container.name, requireRapl])
-          .apply(([p, c, r]) => attestCommand(p, c, r)),
-        triggers: [container.id],
+          .all([appArmor.profileName, container.name, requireRapl, health])
+          .apply(([p, c, r, h]) => attestCommand(p, c, r, healthWaitSeconds(h))),
+        // A profile change reloads the profile under the running container without replacing it: attest again.
+        triggers: [container.id, appArmor.verified.apply((v) => v.sha256)],
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",
       },
@@ -160,8 +165,10 @@ export class PyJoulesHost extends pulumi.ComponentResource {
     this.verifiedProfile = appArmor.verified;
     this.containerName = container.name;
     this.attestation = pulumi
-      .all([attest.stdout, appArmor.profileName, container.name, requireRapl])
-      .apply(([stdout, profile, c, r]) => parseAttestation(stdout, { profile, container: c, requireRapl: r }, where));
+      .all([attest.stdout, appArmor.profileName, container.name, requireRapl, appArmor.verified])
+      .apply(([stdout, profile, c, r, v]) =>
+        parseAttestation(stdout, { profile, container: c, requireRapl: r, profileSha256: v.sha256 }, where),
+      );
     this.registerOutputs({
       verifiedProfile: this.verifiedProfile,
       attestation: this.attestation,

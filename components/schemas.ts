@@ -128,6 +128,26 @@ export const envSchema = z
 
 export const logLevelSchema = z.enum(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]);
 
+/** One argument of the healthcheck command: it reaches Docker as an exec argv, never a shell line. */
+const healthArgSchema = z
+  .string()
+  .min(1, "must not be empty")
+  .max(1024)
+  .refine((v) => !/[\u0000\n\r]/.test(v), "must not contain NUL or line breaks")
+  .refine((v) => !LONE_SURROGATE.test(v), "must be valid Unicode (no lone surrogate)");
+
+export const healthcheckSchema = z
+  .object({
+    command: z.array(healthArgSchema).min(1, "needs the command to run").max(64),
+    intervalS: z.number().int().min(1).max(3600).optional(),
+    retries: z.number().int().min(1).max(100).optional(),
+    timeoutS: z.number().int().min(1).max(600).optional(),
+    startPeriodS: z.number().int().min(0).max(3600).optional(),
+  })
+  .strict();
+
+export const HEALTHCHECK_DEFAULTS = { intervalS: 10, retries: 3, timeoutS: 5, startPeriodS: 0 } as const;
+
 export const clientSchema = z.object({
   remoteWriteUrl: remoteWriteUrlSchema,
   image: imageSchema.optional(),
@@ -141,6 +161,7 @@ export const clientSchema = z.object({
     .optional(),
   logLevel: logLevelSchema.optional(),
   env: envSchema.optional(),
+  healthcheck: healthcheckSchema.optional(),
 });
 
 export const profileArgsSchema = z.object({
@@ -180,5 +201,14 @@ export const attestationSchema = z.object({
   devicesPowercapReadOnly: z.boolean(),
   raplZone: z.string(),
   raplReadable: z.boolean(),
+  raplEnergyIncreasing: z.boolean(),
+  raplEnergyDeltaUj: z.number().int(),
+  profileSha256: z.string().regex(/^([a-f0-9]{64})?$/),
+  denials: z.object({
+    sources: z.string(),
+    since: z.number().int(),
+    count: z.number().int().nonnegative(),
+    first: z.array(z.object({ operation: z.string(), name: z.string() })).max(5),
+  }),
   ok: z.boolean(),
 });

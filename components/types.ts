@@ -57,6 +57,24 @@ export interface Connection {
   perDialTimeout?: pulumi.Input<number>;
 }
 
+/**
+ * A container healthcheck for the client. When set, `pulumi up` waits (in the attestation step) until
+ * Docker reports the container healthy, and fails with the client's last log lines if it turns
+ * unhealthy or exits first.
+ */
+export interface Healthcheck {
+  /** The check, exec form without a shell: e.g. ["test", "-f", "/tmp/ok"] (Docker's CMD form). */
+  command: pulumi.Input<pulumi.Input<string>[]>;
+  /** Seconds between checks, an integer 1-3600 (default 10). */
+  intervalS?: pulumi.Input<number>;
+  /** Consecutive failures that make the container unhealthy, an integer 1-100 (default 3). */
+  retries?: pulumi.Input<number>;
+  /** Seconds one check may take, an integer 1-600 (default 5). */
+  timeoutS?: pulumi.Input<number>;
+  /** Seconds after start during which failures do not count, an integer 0-3600 (default 0). */
+  startPeriodS?: pulumi.Input<number>;
+}
+
 /** Settings of the pyJoules client container. */
 export interface Client {
   /** Prometheus remote-write endpoint the client pushes to (http or https). */
@@ -77,6 +95,8 @@ export interface Client {
   logLevel?: pulumi.Input<string>;
   /** Further environment variables for the client (names must not clash with the typed settings). */
   env?: pulumi.Input<{ [key: string]: pulumi.Input<string> }>;
+  /** A healthcheck; when set, `pulumi up` waits for the client to be healthy. */
+  healthcheck?: pulumi.Input<Healthcheck>;
 }
 
 /** Which AppArmor profile confines the client. */
@@ -133,8 +153,36 @@ export interface Attestation {
   raplZone: string;
   /** energy_uj of that zone is readable inside the container. */
   raplReadable: boolean;
+  /** energy_uj moved between two reads inside the container about a second apart (a wrap counts as moving). */
+  raplEnergyIncreasing: boolean;
+  /** How far energy_uj moved between those reads, in microjoules (an integer; -1 when not read twice). */
+  raplEnergyDeltaUj: number;
+  /** sha256 of the profile file installed on the host, empty when it is missing. */
+  profileSha256: string;
+  /** AppArmor denials the host logged for the profile since the container started (reported, not a failure). */
+  denials: AttestationDenials;
   /** Every check passed. */
   ok: boolean;
+}
+
+/** AppArmor denials logged on the host for the container's profile (only `audit deny` and unexpected denials log). */
+export interface AttestationDenials {
+  /** Where they were read: "journal" or "dmesg", plus "audit.log" when auditd keeps one ("journal+audit.log"); empty when none could be read. */
+  sources: string;
+  /** Unix time the container started; denials logged before it are left out (0 when unknown: nothing left out). */
+  since: number;
+  /** Number of denials, an integer. */
+  count: number;
+  /** The first few (at most 5). */
+  first: Denial[];
+}
+
+/** One logged AppArmor denial. */
+export interface Denial {
+  /** The denied operation, e.g. "open". */
+  operation: string;
+  /** The path (or other object) it was denied on, e.g. "/proc/keys". */
+  name: string;
 }
 
 // The TypeScript names of the argument shapes (see the note at the top of this file).
@@ -144,5 +192,7 @@ export type ProxyConnectionArgs = ProxyConnection;
 export type ConnectionArgs = Connection;
 /** @see Client */
 export type ClientArgs = Client;
+/** @see Healthcheck */
+export type HealthcheckArgs = Healthcheck;
 /** @see Profile */
 export type ProfileArgs = Profile;

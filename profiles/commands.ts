@@ -32,24 +32,53 @@ export const BECOME_ROOT = [
   'exec sudo -n /bin/sh -c "$s" "$0" "$@"',
 ].join("\n");
 
-export function asRoot(scriptName: string, script: string, args: readonly string[]): string {
-  return ["/bin/sh", "-c", shellQuote(BECOME_ROOT), scriptName, shellQuote(script), ...args.map(shellQuote)].join(" ");
+/**
+ * Runs as the SSH user before BECOME_ROOT, for provisioning only. The docker provider creates the container
+ * as the SSH user (`ssh USER@HOST docker system dial-stdio`), so provision.sh must know which daemon that
+ * user's docker reaches; root (after sudo) may see another one. Appends one argument, reduced to inert
+ * characters: "root", or "USER STATE DAEMON_ID ROOTLESS" (STATE ok | denied | missing | down; DAEMON_ID "-"
+ * unless ok; ROOTLESS yes | no). provision.sh validates it again.
+ */
+export const USER_DOCKER_FACTS = [
+  "pyjoules_user_docker() {",
+  '  if [ "$(id -u)" -eq 0 ]; then echo root; return; fi',
+  "  u=$(id -un 2>/dev/null | tr -cd 'A-Za-z0-9_.-')",
+  '  u=${u:-uid$(id -u)}',
+  '  command -v docker >/dev/null 2>&1 || { echo "$u missing - no"; return; }',
+  "  o=$(timeout 60 docker info --format 'pyjoules-docker-id:{{.ID}} {{json .SecurityOptions}}' 2>&1) || true",
+  "  l=$(printf '%s\\n' \"$o\" | sed -n 's/^pyjoules-docker-id://p' | head -n 1)",
+  "  i=$(printf '%s' \"${l%% *}\" | tr -cd 'A-Za-z0-9:-')",
+  "  r=no",
+  "  case $l in *name=rootless*) r=yes ;; esac",
+  '  if [ -n "$i" ]; then echo "$u ok $i $r"; return; fi',
+  '  case $o in *"ermission denied"*) echo "$u denied - no" ;; *) echo "$u down - no" ;; esac',
+  "}",
+  'set -- "$@" "$(pyjoules_user_docker)"',
+].join("\n");
+
+/** `prelude` runs first, as the SSH user, in the same shell (it may append arguments for the script). */
+export function asRoot(scriptName: string, script: string, args: readonly string[], prelude = ""): string {
+  const wrapper = prelude === "" ? BECOME_ROOT : `${prelude}\n${BECOME_ROOT}`;
+  return ["/bin/sh", "-c", shellQuote(wrapper), scriptName, shellQuote(script), ...args.map(shellQuote)].join(" ");
 }
 
 const yesNo = (b: boolean) => (b ? "yes" : "no");
 const checkedName = (name: string) => ownProfileName.parse(name);
 const CONTAINER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
-/** stdin: the profile text. */
+/** stdin: the profile text. The SSH user's docker facts are added on the host (USER_DOCKER_FACTS). */
 export function provisionCommand(name: string, requireRapl: boolean): string {
-  return asRoot("pyjoules-provision", PROVISION_SH, [checkedName(name), yesNo(requireRapl)]);
+  return asRoot("pyjoules-provision", PROVISION_SH, [checkedName(name), yesNo(requireRapl)], USER_DOCKER_FACTS);
 }
 
 export function removeCommand(name: string): string {
   return asRoot("pyjoules-remove", REMOVE_SH, [checkedName(name)]);
 }
 
-export function attestCommand(name: string, container: string, requireRapl: boolean): string {
+/** healthWaitS > 0: first wait that long for the container's healthcheck to report healthy. */
+export function attestCommand(name: string, container: string, requireRapl: boolean, healthWaitS = 0): string {
   if (!CONTAINER_NAME.test(container)) throw new Error(`invalid container name ${JSON.stringify(container)}`);
-  return asRoot("pyjoules-attest", ATTEST_SH, [checkedName(name), container, yesNo(requireRapl)]);
+  if (!Number.isInteger(healthWaitS) || healthWaitS < 0 || healthWaitS > 99999) throw new Error(`invalid health wait ${healthWaitS}`);
+  const args = [checkedName(name), container, yesNo(requireRapl)];
+  return asRoot("pyjoules-attest", ATTEST_SH, healthWaitS > 0 ? [...args, String(healthWaitS)] : args);
 }

@@ -26,16 +26,16 @@ export interface ReadOnlyPath {
 
 /** Masked: a directory gets an empty read-only tmpfs, a file gets /dev/null. */
 export const MASKED_PATHS: readonly MaskedPath[] = [
-  { path: "/proc/acpi", rule: "deny @{PROC}/acpi{,/**} rwklx," },
-  { path: "/proc/asound", rule: "deny @{PROC}/asound{,/**} rwklx," },
-  { path: "/proc/interrupts", rule: "deny @{PROC}/interrupts rwklx," },
+  { path: "/proc/acpi", rule: "audit deny @{PROC}/acpi{,/**} rwklx," },
+  { path: "/proc/asound", rule: "audit deny @{PROC}/asound{,/**} rwklx," },
+  { path: "/proc/interrupts", rule: "audit deny @{PROC}/interrupts rwklx," },
   { path: "/proc/kcore", coveredBy: "deny @{PROC}/kcore rwklx," },
-  { path: "/proc/keys", rule: "deny @{PROC}/keys rwklx," },
-  { path: "/proc/latency_stats", rule: "deny @{PROC}/latency_stats rwklx," },
-  { path: "/proc/sched_debug", rule: "deny @{PROC}/sched_debug rwklx," },
-  { path: "/proc/scsi", rule: "deny @{PROC}/scsi{,/**} rwklx," },
-  { path: "/proc/timer_list", rule: "deny @{PROC}/timer_list rwklx," },
-  { path: "/proc/timer_stats", rule: "deny @{PROC}/timer_stats rwklx," },
+  { path: "/proc/keys", rule: "audit deny @{PROC}/keys rwklx," },
+  { path: "/proc/latency_stats", rule: "audit deny @{PROC}/latency_stats rwklx," },
+  { path: "/proc/sched_debug", rule: "audit deny @{PROC}/sched_debug rwklx," },
+  { path: "/proc/scsi", rule: "audit deny @{PROC}/scsi{,/**} rwklx," },
+  { path: "/proc/timer_list", rule: "audit deny @{PROC}/timer_list rwklx," },
+  { path: "/proc/timer_stats", rule: "audit deny @{PROC}/timer_stats rwklx," },
   {
     path: "/sys/devices/virtual/powercap",
     coveredBy: "deny /sys/[^f]*/** wklx,",
@@ -43,10 +43,10 @@ export const MASKED_PATHS: readonly MaskedPath[] = [
   },
   // docker-default's `deny /sys/firmware/** rwklx,` covers what is below, not the directory itself (`**`
   // never matches the empty string): without this the listing of /sys/firmware is readable.
-  { path: "/sys/firmware", rule: "deny /sys/firmware/ r," },
+  { path: "/sys/firmware", rule: "audit deny /sys/firmware/ r," },
   {
     path: "/sys/devices/system/cpu/cpuN/thermal_throttle",
-    rule: "deny /sys/devices/system/cpu/cpu[0-9]*/thermal_throttle{,/**} rwklx,",
+    rule: "audit deny /sys/devices/system/cpu/cpu[0-9]*/thermal_throttle{,/**} rwklx,",
   },
 ];
 
@@ -54,7 +54,7 @@ export const MASKED_PATHS: readonly MaskedPath[] = [
 export const READ_ONLY_PATHS: readonly ReadOnlyPath[] = [
   {
     path: "/proc/bus",
-    rule: "deny @{PROC}/bus/** w,",
+    rule: "audit deny @{PROC}/bus/** w,",
     gap: "docker-default's /proc/{...}/** w rule spares three-letter names ending in s (meant for sys), so /proc/bus stays writable",
   },
   {
@@ -67,7 +67,7 @@ export const READ_ONLY_PATHS: readonly ReadOnlyPath[] = [
   },
   {
     path: "/proc/sys",
-    rule: "deny @{PROC}/sys/** w,",
+    rule: "audit deny @{PROC}/sys/** w,",
     gap: "docker-default leaves /proc/sys/kernel/{s*,?h*,??m*} writable; Docker's read-only mount closed that",
   },
   { path: "/proc/sysrq-trigger", coveredBy: "deny @{PROC}/sysrq-trigger rwklx," },

@@ -1,7 +1,11 @@
 #!/bin/sh
 # Install, load and verify one AppArmor profile for containers. Runs as root on the target host.
 #
-#   provision.sh NAME REQUIRE_RAPL < PROFILE_TEXT        (REQUIRE_RAPL: yes | no)
+#   provision.sh NAME REQUIRE_RAPL [USER_DOCKER] < PROFILE_TEXT        (REQUIRE_RAPL: yes | no)
+#
+# USER_DOCKER is what the SSH user's own docker CLI saw before sudo (profiles/commands.ts,
+# USER_DOCKER_FACTS): "root", or "USER STATE DAEMON_ID ROOTLESS". The docker provider creates the container
+# as that user, so that user's daemon is the one that must apply apparmor=. Left out when run by hand.
 #
 # All-or-nothing: preflight, compile check without loading, atomic install, load (rolled back on
 # failure), boot-time loader, verification from the kernel's own profile list. Prints exactly one JSON
@@ -27,9 +31,11 @@ die() {
 }
 token() { tr -cd 'A-Za-z0-9._+~:-'; }
 
-[ $# -eq 2 ] || die "usage: provision.sh NAME yes|no < profile"
+[ $# -eq 2 ] || [ $# -eq 3 ] || die "usage: provision.sh NAME yes|no < profile (the components add the SSH user's docker facts as a third argument)"
 name=$1
 require_rapl=$2
+user_docker=root
+[ $# -eq 2 ] || user_docker=$3
 case $name in
 '' | [!A-Za-z0-9]* | *[!A-Za-z0-9_.-]*) die "invalid profile name '$name'" ;;
 esac
@@ -37,19 +43,56 @@ case $require_rapl in
 yes | no) ;;
 *) die "REQUIRE_RAPL must be yes or no, not '$require_rapl'" ;;
 esac
+ud_user="" ud_state="" ud_id="" ud_rootless=""
+if [ "$user_docker" != root ]; then
+	case $user_docker in
+	*[!A-Za-z0-9_.:\ -]*) die "invalid user docker facts '$user_docker'" ;;
+	esac
+	read -r ud_user ud_state ud_id ud_rootless ud_extra <<FACTS
+$user_docker
+FACTS
+	case $ud_state in ok | denied | missing | down) ;; *) ud_state=invalid ;; esac
+	case $ud_rootless in yes | no) ;; *) ud_state=invalid ;; esac
+	{ [ -n "$ud_user" ] && [ -n "$ud_id" ] && [ -z "$ud_extra" ] && [ "$ud_state" != invalid ]; } ||
+		die "invalid user docker facts '$user_docker'"
+fi
 [ "$(id -u)" -eq 0 ] || die "must run as root"
+
+# selinux_mode: "Enforcing", "Permissive" or "mode unknown" when the host runs SELinux, else empty.
+selinux_mode() {
+	mode=$(getenforce 2>/dev/null || true)
+	case $mode in
+	Enforcing | Permissive) printf '%s' "$mode" ;;
+	*) if [ -d "$R/sys/fs/selinux" ]; then
+		case $(cat "$R/sys/fs/selinux/enforce" 2>/dev/null || true) in
+		1) printf Enforcing ;;
+		0) printf Permissive ;;
+		*) printf 'mode unknown' ;;
+		esac
+	fi ;;
+	esac
+}
+# no_apparmor MESSAGE: Docker ignores apparmor= without AppArmor; an SELinux host is named as such.
+no_apparmor() {
+	selinux=$(selinux_mode)
+	[ -z "$selinux" ] || die "AppArmor is not enabled, this host runs SELinux instead ($selinux): Docker ignores apparmor=$name there and would run the container without this profile; use a host with AppArmor"
+	die "$1"
+}
 
 # 1. Preflight: every condition under which Docker would not confine the container as asked.
 enabled=$(cat "$R/sys/module/apparmor/parameters/enabled" 2>/dev/null || true)
 case $enabled in
 Y*) ;;
-*) die "AppArmor is not enabled in the kernel (/sys/module/apparmor/parameters/enabled is '${enabled:-missing}')" ;;
+*) no_apparmor "AppArmor is not enabled in the kernel (/sys/module/apparmor/parameters/enabled is '${enabled:-missing}')" ;;
 esac
-[ -d "$SECURITYFS" ] || die "AppArmor is not enabled: /sys/kernel/security/apparmor is missing"
+[ -d "$SECURITYFS" ] || no_apparmor "AppArmor is not enabled: /sys/kernel/security/apparmor is missing"
 [ -x "$PARSER" ] || die "/sbin/apparmor_parser is missing: Docker would silently run the container unconfined (install the apparmor package)"
 [ -e "$R/etc/apparmor.d/abi/3.0" ] || die "AppArmor older than 3.0 (/etc/apparmor.d/abi/3.0 is missing); Debian 12+ or Ubuntu 22.04+ is required"
 command -v docker >/dev/null 2>&1 || die "docker is missing"
-docker_facts=$(timeout 60 docker info --format '{{.ServerVersion}} {{json .SecurityOptions}}' 2>&1) ||
+# Rootless first: with only a rootless daemon, root's own docker info below would just fail.
+[ "$ud_rootless" != yes ] ||
+	die "user $ud_user's docker talks to a rootless Docker daemon, and apparmor= is ignored by rootless Docker: the container would run without this profile; let $ud_user use the system daemon (docker group, no DOCKER_HOST or rootless context)"
+docker_facts=$(timeout 60 docker info --format '{{.ServerVersion}} {{.ID}} {{json .SecurityOptions}}' 2>&1) ||
 	die "docker info failed (is the Docker daemon running?): $(printf '%s\n' "$docker_facts" | awk 'NF { l = $0 } END { print l }')"
 # docker info (26.x) exits 0 when it cannot reach the daemon and prints an empty ServerVersion.
 case $docker_facts in
@@ -57,8 +100,19 @@ case $docker_facts in
 *) die "docker info failed (is the Docker daemon running?): no server version: $(printf '%s\n' "$docker_facts" | awk 'NF { l = $0 } END { print l }')" ;;
 esac
 case $docker_facts in
+*name=rootless*) die "root's docker talks to a rootless Docker daemon, and apparmor= is ignored by rootless Docker: use the system daemon" ;;
+esac
+case $docker_facts in
 *name=apparmor*) ;;
 *) die "docker info does not list apparmor among its security options: Docker would ignore apparmor=$name" ;;
+esac
+daemon_id=$(printf '%s' "$docker_facts" | awk '{ print $2; exit }')
+case $ud_state in
+missing) die "docker is not on user $ud_user's PATH, but the docker provider runs 'docker system dial-stdio' as $ud_user over SSH" ;;
+denied) die "user $ud_user cannot use the Docker daemon (permission denied on its socket), but the docker provider connects as $ud_user: add $ud_user to the docker group (usermod -aG docker $ud_user), or connect as root" ;;
+down) die "user $ud_user's docker reaches no Docker daemon, but the docker provider connects as $ud_user: check DOCKER_HOST and 'docker context' for $ud_user" ;;
+ok) [ "$ud_id" = "$daemon_id" ] ||
+	die "user $ud_user's docker talks to another Docker daemon (ID $ud_id) than root's (ID $daemon_id): the container would not be created by the daemon checked here; point $ud_user's docker at the system daemon (no DOCKER_HOST, 'docker context use default')" ;;
 esac
 if [ "$require_rapl" = yes ]; then
 	set -- "$R"/sys/class/powercap/intel-rapl:*

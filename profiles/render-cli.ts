@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 // Prints a rendered profile: npm run render-profile -- [--name NAME] [--daemon-profile P] [--extra-read-path PATH]...
 //   --docker-default renders Docker's own docker-default instead (the posture baseline).
 import { renderDockerDefault, renderPyJoulesProfile } from "./render";

@@ -12,6 +12,8 @@ import { stackProgram } from "../components/stack";
 import { Emulator } from "./emulator";
 import { cliStack, realCliUnavailable } from "./posture/cli";
 import { emulatorConfig, PROJECT, secs } from "./posture/fleet";
+import { demoSummary } from "./demo-summary";
+import { ensureHostPackages, VM_NEEDS } from "./setup/host-packages";
 import { bootVm, ensureImage, type Vm } from "./vm";
 
 const keep = process.argv.includes("--keep");
@@ -39,6 +41,7 @@ let keepAlive: NodeJS.Timeout | undefined;
 const keepAliveOff = () => keepAlive && clearInterval(keepAlive);
 
 async function main(): Promise<void> {
+  ensureHostPackages(VM_NEEDS, "npm run demo", (l) => console.log(l));
   const t0 = Date.now();
   console.log("[demo] preparing the Debian 13 (trixie) image (first run builds it: a few minutes)");
   const image = await ensureImage("trixie", (l) => console.log(`[demo] ${l}`));
@@ -64,15 +67,14 @@ async function main(): Promise<void> {
     console.log(`[demo] emulator state: ${path.join(stateDir, "state.json")}`);
   }
   console.log(`[demo] deployed in ${secs(Date.now() - t1)}`);
-  const pick = (k: string) => (outputs[k] as Record<string, unknown> | undefined)?.vm;
-  console.log("[demo] verified profile:");
-  console.log(JSON.stringify(pick("verifiedProfiles"), null, 2));
-  console.log("[demo] attestation:");
-  console.log(JSON.stringify(pick("attestations"), null, 2));
-  console.log(
-    `[demo] ssh into the VM:\n  ssh -F /dev/null -i ${image.userKeyPath} -o IdentitiesOnly=yes -o UserKnownHostsFile=${vm.knownHostsPath} ` +
-      `-o StrictHostKeyChecking=yes -p ${vm.port} ${vm.user}@${vm.host}\n  then e.g.: docker logs pyjoules-client; sudo aa-status; cat /etc/apparmor.d/containers/docker-pyjoules`,
-  );
+  console.log(`\n[demo] summary\n${demoSummary(outputs)}\n`);
+  console.log("[demo] verifiedProfiles and attestations (full JSON):");
+  console.log(JSON.stringify({ verifiedProfiles: outputs.verifiedProfiles, attestations: outputs.attestations }, null, 2));
+  const sshLine =
+    `ssh -F /dev/null -i ${image.userKeyPath} -o IdentitiesOnly=yes -o UserKnownHostsFile=${vm.knownHostsPath} ` +
+    `-o StrictHostKeyChecking=yes -p ${vm.port} ${vm.user}@${vm.host}`;
+  if (!keep) console.log("[demo] run `npm run demo -- --keep` to keep the VM up and get an ssh line into it");
+  else console.log(`[demo] get in:\n  ${sshLine}\n  then e.g.: docker logs pyjoules-client; sudo aa-status; cat /etc/apparmor.d/containers/docker-pyjoules`);
   if (keep) {
     console.log(`[demo] --keep: the VM stays up while this process runs (serial log ${vm.serialLogPath}); Ctrl-C stops it`);
     keepAlive = setInterval(() => undefined, 1 << 30);

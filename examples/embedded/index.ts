@@ -2,7 +2,7 @@
 // with its own remote.Command, runs PyJoulesHost on it after that command, and uses AppArmorProfile on
 // its own to confine a second container (a RAPL exporter) under a profile of its own name.
 //
-// In your own project import from the package instead: `from "pulumi-pyjoules"`.
+// In your own project import from the package instead: `from "pyjoules"`.
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import * as docker from "@pulumi/docker";

@@ -1,9 +1,9 @@
 // The fleet program, as a function so the repository's tests can run it under Pulumi mocks.
 //
-// In your own project import from the package instead: `from "pulumi-pyjoules"`. Inside this repository
-// the example imports the sources directly so it type-checks with the repository's own tsconfig.
+// "pyjoules" is the installed package (package.json: file:../.., installed as a packed copy, see .npmrc).
+// Inside the repository, tsconfig.json and vitest map the name to the sources instead.
 import * as pulumi from "@pulumi/pulumi";
-import { FleetHostArgs, PyJoulesFleet } from "../../components";
+import { FleetHostArgs, PyJoulesFleet } from "pyjoules";
 
 /**
  * The inventory. Host keys are public: copy them from each host's /etc/ssh/ssh_host_ed25519_key.pub (or

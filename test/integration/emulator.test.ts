@@ -9,6 +9,8 @@ import { bootVm, ensureImage, TEST_CLIENT_IMAGE, type Vm } from "../vm";
 const PROJECT = "emu-it";
 const STACK = "vm";
 const NAME = "pyj-emulator-it";
+/** These containers test the provider's inputs, not the client: no powercap mounts, so idle instead of pyJoules. */
+const IDLE = ["/bin/sh", "-c", "while :; do sleep 5; done"];
 const DISTRO = (process.env.PYJOULES_EMULATOR_DISTRO as "bookworm" | "trixie" | undefined) ?? "bookworm";
 
 describe("emulator against a VM", () => {
@@ -40,7 +42,7 @@ describe("emulator against a VM", () => {
     });
     const c = new docker.Container(
       "client",
-      { name: NAME, image: TEST_CLIENT_IMAGE, restart, envs: [`PYJ_MODE=${mode}`], securityOpts: ["no-new-privileges"] },
+      { name: NAME, image: TEST_CLIENT_IMAGE, command: IDLE, restart, envs: [`PYJ_MODE=${mode}`], securityOpts: ["no-new-privileges"] },
       { provider, dependsOn: [profile] },
     );
     return { id: c.id, profile: profile.stdout };
@@ -98,6 +100,7 @@ describe("emulator against a VM", () => {
         {
           name: `${NAME}-hardened`,
           image: TEST_CLIENT_IMAGE,
+          command: IDLE,
           envs: ["PYJ_INTERVAL=5"],
           restart: "unless-stopped",
           securityOpts,

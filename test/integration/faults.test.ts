@@ -24,6 +24,7 @@ import { dockerSshOpts } from "../../components/dockerSsh";
 import { provisionCommand, removeCommand } from "../../profiles/commands";
 import { DEFAULT_PROFILE_NAME, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
 import { Emulator, EmulatorRunError, type RunResult } from "../emulator";
+import { TEST_CLIENT_HEALTHCHECK } from "../posture/fleet";
 import { bootVm, ensureImage, freeLoopbackPort, sshOptions, tailLines, type Vm, type VmImage } from "../vm";
 import {
   causeLine,
@@ -304,6 +305,24 @@ describe("fail closed and converge on one trixie VM", () => {
     expect((r.outputs.vmhostVerified as { sha256: string }).sha256).toBe(sha256Hex(renderPyJoulesProfile()));
     await emu.destroy();
     expect((await vm.ssh(`docker ps -aq --filter name=^/${CONTAINER}$`)).stdout.trim()).toBe("");
+  });
+
+  it("10: a client that dies at start fails the deploy with its last log lines; fixed, the next run converges", async () => {
+    watch(() => vm);
+    await removeAll(vm);
+    const emu = newEmulator();
+    const broken = { healthcheck: TEST_CLIENT_HEALTHCHECK, env: { PYJOULES_TEST_CLIENT_FAIL: "start" } };
+    const { ms, error } = await timeFailure(() => run(emu, hostsProgram([{ name: "dies", connection: vmConnection(vm), client: broken }])));
+    expect(error).toBeInstanceOf(EmulatorRunError);
+    expect(error.message).toContain("dies-attest");
+    const said = error.message.split("\n").filter((l) => l.startsWith(`pyjoules: ${hostname}: `)).join("\n");
+    expect(said).toMatch(/client container pyjoules-client (is (restarting|exited)|restarted \d+ times) .*before it became healthy.*last log lines: .*failing at start as asked/);
+    record("10", "client exits at start (healthcheck set)", ms, causeLine(error.message));
+    // the same stack with a working client: the container is replaced and the host attests
+    const r = await run(emu, hostsProgram([{ name: "dies", connection: vmConnection(vm), client: { healthcheck: TEST_CLIENT_HEALTHCHECK } }]));
+    expect(r.outputs.diesAttestation).toMatchObject({ ok: true, running: true, raplEnergyIncreasing: true });
+    expect((await vm.ssh(`docker inspect -f '{{.State.Health.Status}}' ${CONTAINER}`)).stdout.trim()).toBe("healthy");
+    await emu.destroy();
   });
 
   it("8: provisioning session killed mid-run -> host fully old or fully new; the next run converges", async () => {

@@ -10,8 +10,10 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stackProgram } from "../../components/stack";
-import { renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
+import { attestCommand } from "../../profiles/commands";
+import { renderDockerDefault, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
 import { Emulator, type RunResult } from "../emulator";
+import { clientUnderBaselineCommand, energyIncreasing, parseBaselineRun, parseClientSamples, type ClientSample } from "../posture/client";
 import { RAPL_ENERGY } from "../posture/probes";
 import { CONTAINER_NAME, emulatorConfig, NAMES, PROFILE_NAME, PROJECT, secs, type FleetOptions } from "../posture/fleet";
 import { MOBY_BASELINE_PROFILE, runMatrix, writePostureDoc } from "../posture/matrix";
@@ -42,6 +44,15 @@ for (const distro of ALL) {
     const changed = (r: RunResult) => r.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}${s.changedKeys ? ` [${s.changedKeys.join(",")}]` : ""}`);
     const remoteCommands = (r: RunResult) => Object.values(r.perHost).reduce((n, h) => n + h.remoteCommands, 0);
     const containerId = async () => (await sh(`docker inspect -f '{{.Id}}' ${CONTAINER_NAME}`)).trim();
+    /** The client's pyJoules samples, waiting (bounded) until there are at least `min`. */
+    const clientSamples = async (min: number) => {
+      let samples: ClientSample[] = [];
+      for (let i = 0; i < 60 && samples.length < min; i++) {
+        samples = parseClientSamples(await sh(`docker logs ${CONTAINER_NAME} 2>&1 | tail -n 50`));
+        if (samples.length < min) await sleep(2000);
+      }
+      return samples;
+    };
 
     /** One lifecycle step: timed; after a failure the later steps fail fast (they depend on it). */
     const step = (name: string, fn: () => Promise<void>) =>
@@ -89,15 +100,31 @@ for (const distro of ALL) {
       log(`attestation ${JSON.stringify(att)}`);
       expect(vp).toMatchObject({ name: PROFILE_NAME, mode: "enforce", sha256: sha256Hex(renderPyJoulesProfile()), path: `/etc/apparmor.d/containers/${PROFILE_NAME}` });
       expect((await sh(`sudo -n sha256sum /etc/apparmor.d/containers/${PROFILE_NAME}`)).split(" ")[0]).toBe(vp.sha256);
-      expect(att).toMatchObject({ ok: true, running: true, apparmorProfile: PROFILE_NAME, procAttrCurrent: `${PROFILE_NAME} (enforce)`, raplReadable: true, raplZone: "intel-rapl:0", privileged: false, addedCapabilities: 0 });
+      expect(att).toMatchObject({ ok: true, running: true, apparmorProfile: PROFILE_NAME, procAttrCurrent: `${PROFILE_NAME} (enforce)`, raplReadable: true, raplEnergyIncreasing: true, raplZone: "intel-rapl:0", privileged: false, addedCapabilities: 0, profileSha256: vp.sha256 });
       expect((await sh(`docker exec ${CONTAINER_NAME} cat ${RAPL_ENERGY}`)).trim()).toMatch(/^\d+$/);
-      // the client itself (the image's command) reads the counter: its log is a column of numbers
-      let logs = "";
-      for (let i = 0; i < 30 && !/^\d+$/m.test(logs); i++) {
-        logs = (await get().ssh(`docker logs ${CONTAINER_NAME} 2>&1 | tail -n 3`)).stdout;
-        if (!/^\d+$/m.test(logs)) await sleep(1000);
+      // the client itself is the real pyJoules library: its log shows samples with rising energy
+      const samples = await clientSamples(3);
+      log(`pyJoules samples: ${JSON.stringify(samples.slice(-3))}`);
+      expect(energyIncreasing(samples, "package_0", 3)).toBe(true);
+    });
+
+    step("1b denials: the client produces none; a read of /proc/keys under the profile is reported", async () => {
+      const attest = async () => JSON.parse((await get().ssh(attestCommand(PROFILE_NAME, CONTAINER_NAME, true))).stdout) as { ok: boolean; denials: { count: number; first: { operation: string; name: string }[]; sources: string } };
+      const clean = await attest();
+      log(`denials before: ${JSON.stringify(clean.denials)}`);
+      expect(clean.ok).toBe(true);
+      expect(clean.denials.count).toBe(0);
+      const keys = await shTry(`docker exec ${CONTAINER_NAME} cat /proc/keys`);
+      expect(keys.code).not.toBe(0);
+      expect(keys.stderr + keys.stdout).toMatch(/permission denied/i);
+      let after = clean;
+      for (let i = 0; i < 10 && after.denials.count === 0; i++) {
+        await sleep(1000); // the kernel log reaches the journal asynchronously
+        after = await attest();
       }
-      expect(logs).toMatch(/^\d+$/m);
+      log(`denials after reading /proc/keys: ${JSON.stringify(after.denials)}`);
+      expect(after.denials.count).toBeGreaterThanOrEqual(1);
+      expect(after.denials.first).toContainEqual(expect.objectContaining({ name: "/proc/keys" }));
     });
 
     step("2 idempotence: a second run executes zero remote commands and changes nothing", async () => {
@@ -131,9 +158,12 @@ for (const distro of ALL) {
       const profile = { extraReadPaths: [`${EXTRA_RO}/**`] };
       const r = await run({ client: { logLevel: "DEBUG" }, profile });
       log(`profile change: ${changed(r).join("; ")}; per host ${JSON.stringify(r.perHost)}`);
-      expect(changed(r)).toEqual([`update ${NAMES.provision} [stdin]`]);
+      // the profile is reloaded under the running container, and the container is attested again
+      expect(changed(r).sort()).toEqual([`replace ${NAMES.attest} [triggers]`, `update ${NAMES.provision} [stdin]`]);
       const vp = (r.outputs.verifiedProfiles as Record<string, { sha256: string }>).vm!;
       expect(vp.sha256).toBe(sha256Hex(renderPyJoulesProfile(profile)));
+      const att = (r.outputs.attestations as Record<string, { ok: boolean; profileSha256: string }>).vm!;
+      expect(att).toMatchObject({ ok: true, profileSha256: vp.sha256 });
       expect(await containerId()).toBe(before);
       const w = await shTry(`docker exec ${CONTAINER_NAME} sh -c 'echo after > ${EXTRA_RO}/after'`);
       expect(w.code).not.toBe(0);
@@ -179,6 +209,23 @@ for (const distro of ALL) {
       rows.forEach((r, i) => {
         if (!r.powercapRead) expect([r.id, cols.ours.results[i]!.outcome]).not.toEqual([r.id, expect.stringMatching(/exposed|written/)]);
       });
+    });
+
+    step("4b the same pyJoules image under Docker's default confinement cannot read RAPL", async () => {
+      // bookworm's Docker 20.10 neither masks nor denies powercap; current moby's docker-default does.
+      const baseline = distro === "bookworm" ? MOBY_BASELINE_PROFILE : undefined;
+      if (baseline) await sh("sudo -n apparmor_parser -r -W 2>&1", renderDockerDefault({ name: baseline }));
+      try {
+        const r = parseBaselineRun(await sh(clientUnderBaselineCommand(baseline)));
+        log(`pyJoules under ${baseline ?? "docker-default"}: exit ${r.exit}: ${r.log.split("\n").slice(-2).join(" | ")}`);
+        expect(parseClientSamples(r.log)).toEqual([]);
+        expect([1, 2]).toContain(r.exit);
+        expect(r.log).toMatch(/pyjoules-client: (no RAPL domain found|cannot read RAPL)/);
+      } finally {
+        if (baseline) await sh(`printf 'profile %s {}\\n' ${baseline} | sudo -n apparmor_parser -R 2>&1 || true`);
+      }
+      // ...while ours, still running, keeps sampling
+      expect(energyIncreasing(await clientSamples(2), "package_0")).toBe(true);
     });
 
     step("5 reboot: the profile is loaded before docker starts and the container runs again", async () => {

@@ -59,11 +59,16 @@ for (const distro of ["trixie", "bookworm"] as const satisfies readonly Distro[]
       expect(b!).toBeGreaterThan(a!);
     });
 
-    it("has the stand-in client image, runnable under docker-default", async () => {
+    it("has the pyJoules test client image, runnable under docker-default", async () => {
       const img = await get().ssh(`docker image inspect --format '{{json .Config.Cmd}}' ${TEST_CLIENT_IMAGE}`);
-      expect(img.stdout).toContain("energy_uj");
+      expect(img.stdout).toContain("pyjoules_client.py");
       const run = await get().ssh(`docker run --rm ${TEST_CLIENT_IMAGE} cat /proc/1/attr/current`);
       expect(run.stdout.trim()).toBe("docker-default (enforce)");
+      // the real library from PyPI, on the guest's own python3
+      const py = await get().ssh(
+        `docker run --rm ${TEST_CLIENT_IMAGE} python3 -c 'import sys, pyJoules; print(pyJoules.__version__, sys.version_info[0])'`,
+      );
+      expect(py.stdout.trim().split("\n").pop()).toBe("0.5.1 3");
     });
 
     it("gives pyj passwordless sudo and makes sudo -n fail fast for pyjpw", async () => {

@@ -1,30 +1,24 @@
 // The real Pulumi CLI path (Automation API, local file backend), shared by real-cli.test.ts and the demo.
-import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { LocalWorkspace, type ConfigMap, type Stack } from "@pulumi/pulumi/automation";
 import { stackProgram } from "../../components/stack";
+import { resolvePulumi } from "../toolchain";
 import type { Vm } from "../vm";
 import { plainConfig, PROJECT, type FleetOptions } from "./fleet";
 
-/** Why the real CLI cannot be used here, or undefined when `pulumi` and the command/docker plugins are available. */
+/**
+ * Why the real CLI cannot be used here, or undefined when a `pulumi` with the command/docker plugins is available:
+ * the user's own on PATH, else the toolchain built by `npm run toolchain` (`PYJOULES_TOOLCHAIN=built` skips the
+ * user's). When the built one is chosen its offline environment (PATH, PULUMI_HOME, …) is applied to process.env,
+ * so the Automation API in cliStack() runs it. Reads the toolchain's status.json only: never builds anything.
+ */
 export function realCliUnavailable(): string | undefined {
-  let version: string;
-  try {
-    version = execFileSync("pulumi", ["version"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 60_000 }).trim();
-  } catch {
-    return "no pulumi CLI here: `pulumi` is not on PATH";
-  }
-  let plugins = "";
-  try {
-    plugins = execFileSync("pulumi", ["plugin", "ls"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], timeout: 120_000 });
-  } catch (e) {
-    return `pulumi ${version} is on PATH but \`pulumi plugin ls\` failed: ${(e as Error).message.split("\n")[0]}`;
-  }
-  const missing = ["command", "docker"].filter((p) => !new RegExp(`^${p}\\s+resource\\s`, "m").test(plugins));
-  if (missing.length) return `pulumi ${version} is on PATH but the resource plugin(s) ${missing.join(", ")} are not installed (\`pulumi plugin ls\`)`;
+  const choice = resolvePulumi((s) => console.log(`[real-cli] ${s}`));
+  if (choice.source === "none") return choice.reason;
+  if (choice.source === "built") Object.assign(process.env, choice.env);
   return undefined;
 }
 

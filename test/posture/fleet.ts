@@ -7,7 +7,7 @@ export const PROJECT = "pulumi-pyjoules";
 export const HOST_NAME = "vm";
 export const CONTAINER_NAME = "pyjoules-client";
 export const PROFILE_NAME = "docker-pyjoules";
-/** Nothing listens there: the stand-in client only reads RAPL; the real client would retry pushes. */
+/** Nothing listens there: the test client only measures with pyJoules; the real client would retry pushes. */
 export const REMOTE_WRITE_URL = "http://127.0.0.1:9/api/v1/write";
 
 /** Resource names the root program gives the host "vm" (fleet "pyjoules"). */
@@ -19,6 +19,18 @@ export const NAMES = {
   provider: `pyjoules-${HOST_NAME}-docker`,
 };
 
+/**
+ * The VM test client's healthcheck: its heartbeat file (written after every pyJoules sample) is fresher
+ * than a minute. Start period: python3 and the first sample take a while under software emulation.
+ */
+export const TEST_CLIENT_HEALTHCHECK = {
+  command: ["/bin/sh", "-c", 'test -n "$(find /tmp/pyjoules-client.healthy -mmin -1 2>/dev/null)"'],
+  intervalS: 3,
+  retries: 3,
+  timeoutS: 10,
+  startPeriodS: 60,
+};
+
 export interface FleetOptions {
   client?: Record<string, unknown>;
   profile?: Record<string, unknown>;
@@ -28,7 +40,7 @@ export interface FleetOptions {
 export function plainConfig(vm: Vm, o: FleetOptions = {}): Record<string, unknown> {
   const cfg: Record<string, unknown> = {
     hosts: [{ name: HOST_NAME, host: vm.host, port: vm.port, user: vm.image.users.admin, hostKey: vm.image.hostKey }],
-    client: { image: TEST_CLIENT_IMAGE, remoteWriteUrl: REMOTE_WRITE_URL, ...o.client },
+    client: { image: TEST_CLIENT_IMAGE, remoteWriteUrl: REMOTE_WRITE_URL, healthcheck: TEST_CLIENT_HEALTHCHECK, ...o.client },
   };
   if (o.profile) cfg.profile = o.profile;
   return cfg;

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AppArmorProfile, PyJoulesFleet, PyJoulesHost, PyJoulesHostArgs } from "../../components";
 import { stackProgram } from "../../components/stack";
-import { renderPyJoulesProfile } from "../../profiles/render";
+import { renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
 import { collectRejections, healthyHostOutputs, runWithMocks, settle, TEST_HOST_KEY, TEST_URL, testKey, TYPES } from "./helpers/mocks";
 
 const KEY = testKey("UNIT-TEST-ONLY");
@@ -73,6 +73,28 @@ describe("PyJoulesHost resources", () => {
     expect(Object.keys(c).sort()).toEqual(known.sort());
   });
 
+  it("passes a client healthcheck to the container (exec form) and makes the attestation wait for healthy", async () => {
+    const run = await oneHost(hostArgs({ client: { remoteWriteUrl: URL, healthcheck: { command: ["test", "-f", "/tmp/ok"], intervalS: 4, retries: 2 } } }));
+    expect(run.byName("h1-client").inputs.healthcheck).toEqual({ tests: ["CMD", "test", "-f", "/tmp/ok"], interval: "4s", timeout: "5s", startPeriod: "0s", retries: 2 });
+    // start period 0 + (4 + 5) s x (2 + 1) checks + 30 s margin
+    expect(run.byName("h1-attest").inputs.create).toMatch(/'docker-pyjoules' 'pyjoules-client' 'yes' '57'$/);
+    const plain = await oneHost();
+    expect(plain.byName("h1-client").inputs.healthcheck).toBeUndefined();
+    expect(plain.byName("h1-attest").inputs.create).toMatch(/'pyjoules-client' 'yes'$/);
+  });
+
+  it("rejects a bad healthcheck, naming the host and the field", async () => {
+    for (const [healthcheck, field] of [
+      [{ command: [] }, "client.healthcheck.command"],
+      [{ command: ["true"], intervalS: 0 }, "client.healthcheck.intervalS"],
+      [{ command: ["a\nb"] }, "client.healthcheck.command.0"],
+      [{ command: ["true"], every: 3 }, "client.healthcheck"],
+    ] as const) {
+      const err = await oneHost(hostArgs({ client: { remoteWriteUrl: URL, healthcheck: healthcheck as never } })).catch((e: Error) => e);
+      expect(String(err)).toContain(`PyJoulesHost "h1": invalid ${field}`);
+    }
+  });
+
   it("defaults the image to the seed's client", async () => {
     const run = await oneHost();
     expect(run.byName("h1-client").inputs.image).toBe("aimilefth/cpu-pyjoules");
@@ -91,7 +113,8 @@ describe("PyJoulesHost resources", () => {
     expect(p.opts.deleteBeforeReplace).toBe(true);
     const a = run.byName("h1-attest");
     expect(a.inputs.create).toMatch(/'docker-pyjoules' 'pyjoules-client' 'yes'$/);
-    expect(a.inputs.triggers).toEqual(["h1-client-id"]);
+    // The container id, and the verified profile's sha256: a profile change (same container) is attested again.
+    expect(a.inputs.triggers).toEqual(["h1-client-id", sha256Hex(renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] }))]);
   });
 
   it("passes requireRapl=false through to both scripts", async () => {
@@ -215,12 +238,61 @@ describe("fail closed and ordering", () => {
       const run = await runWithMocks((o) => new PyJoulesHost("h1", hostArgs(), o), {
         outputs: (type, inputs) =>
           type === T.command && String(inputs.create).includes("pyjoules-attest")
-            ? { stdout: JSON.stringify({ host: "h", container: "pyjoules-client", running: true, apparmorProfile: "unconfined", procAttrCurrent: "unconfined", privileged: false, addedCapabilities: 0, classPowercapReadOnly: true, devicesPowercapReadOnly: true, raplZone: "intel-rapl:0", raplReadable: true, ok: false }) }
+            ? { stdout: JSON.stringify({ host: "h", container: "pyjoules-client", running: true, apparmorProfile: "unconfined", procAttrCurrent: "unconfined", privileged: false, addedCapabilities: 0, classPowercapReadOnly: true, devicesPowercapReadOnly: true, raplZone: "intel-rapl:0", raplReadable: true, raplEnergyIncreasing: true, raplEnergyDeltaUj: 1, profileSha256: inputs.triggers[1], denials: { sources: "journal", since: 0, count: 0, first: [] }, ok: false }) }
             : healthyHostOutputs(type, inputs),
       });
       await expect(settle(run.result.attestation)).rejects.toThrow(/attestation failed.*AppArmor profile is unconfined/);
     });
     expect(errors.every((e) => /attestation failed/.test(String(e)))).toBe(true);
+  });
+
+  /** Runs one host whose attest.sh line is the healthy one with `over` applied. */
+  const attestedWith = (over: Record<string, unknown>, args = hostArgs()) =>
+    runWithMocks((o) => new PyJoulesHost("h1", args, o), {
+      outputs: (type, inputs) => {
+        const out = healthyHostOutputs(type, inputs);
+        if (type !== T.command || !String(inputs.create).includes("pyjoules-attest")) return out;
+        return { ...out, stdout: JSON.stringify({ ...JSON.parse(String(out.stdout)), ...over }) };
+      },
+    });
+
+  it("reports the new attestation fields of a healthy host", async () => {
+    const run = await attestedWith({ denials: { sources: "journal", since: 1764000000, count: 1, first: [{ operation: "open", name: "/proc/keys" }] } });
+    const a = await settle(run.result.attestation);
+    expect(a.profileSha256).toBe(sha256Hex(renderPyJoulesProfile()));
+    expect(a.raplEnergyIncreasing).toBe(true);
+    // Denials are reported, never a failure.
+    expect(a.denials).toEqual({ sources: "journal", since: 1764000000, count: 1, first: [{ operation: "open", name: "/proc/keys" }] });
+  });
+
+  it("fails the host when the installed profile file is not the one the host verified", async () => {
+    const errors = await collectRejections(async () => {
+      const run = await attestedWith({ profileSha256: "0".repeat(64) });
+      await expect(settle(run.result.attestation)).rejects.toThrow(
+        new RegExp(`attestation failed: the installed profile has sha256 "0{64}", not the verified ${sha256Hex(renderPyJoulesProfile())}$`),
+      );
+    });
+    expect(errors.every((e) => /attestation failed/.test(String(e)))).toBe(true);
+  });
+
+  it("fails the host when RAPL energy does not increase, unless requireRapl is false", async () => {
+    const errors = await collectRejections(async () => {
+      const run = await attestedWith({ raplEnergyIncreasing: false, raplEnergyDeltaUj: 0 });
+      await expect(settle(run.result.attestation)).rejects.toThrow(/attestation failed: RAPL energy_uj does not increase inside the container$/);
+    });
+    expect(errors.every((e) => /attestation failed/.test(String(e)))).toBe(true);
+    const relaxed = await attestedWith({ raplEnergyIncreasing: false, raplEnergyDeltaUj: 0 }, hostArgs({ requireRapl: false }));
+    expect((await settle(relaxed.result.attestation)).raplEnergyIncreasing).toBe(false);
+  });
+
+  it("a profile change re-runs the attestation (its triggers) without touching the container", async () => {
+    const a = await oneHost();
+    const b = await oneHost(hostArgs({ profile: { extraReadPaths: ["/etc/hostname"] } }));
+    expect(b.byName("h1-client").inputs).toEqual(a.byName("h1-client").inputs);
+    const [ta, tb] = [a.byName("h1-attest").inputs.triggers, b.byName("h1-attest").inputs.triggers];
+    expect(ta[0]).toBe(tb[0]);
+    expect(ta[1]).toBe(sha256Hex(renderPyJoulesProfile()));
+    expect(tb[1]).toBe(sha256Hex(renderPyJoulesProfile({ extraReadPaths: ["/etc/hostname"] })));
   });
 });
 
@@ -232,12 +304,15 @@ describe("preview diffs", () => {
     expect(await snapshot(hostArgs())).toEqual(await snapshot(hostArgs()));
   });
 
-  it("a profile change changes only the provisioning step's stdin", async () => {
+  it("a profile change changes only the provisioning step's stdin and the attestation's triggers", async () => {
     const a = await snapshot(hostArgs());
     const b = await snapshot(hostArgs({ profile: { extraReadPaths: ["/etc/pyjoules/**"] } }));
     const changed = Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-    expect(changed).toEqual(["h1-profile-provision"]);
-    expect(Object.keys(a["h1-profile-provision"]!).filter((k) => JSON.stringify(a["h1-profile-provision"]![k]) !== JSON.stringify(b["h1-profile-provision"]![k]))).toEqual(["stdin"]);
+    expect(changed).toEqual(["h1-profile-provision", "h1-attest"]);
+    const keys = (r: string) => Object.keys(a[r]!).filter((k) => JSON.stringify(a[r]![k]) !== JSON.stringify(b[r]![k]));
+    expect(keys("h1-profile-provision")).toEqual(["stdin"]);
+    // The profile's sha256: the running container is attested again under the reloaded profile.
+    expect(keys("h1-attest")).toEqual(["triggers"]);
   });
 
   it("a client change touches only the container", async () => {

@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Emulator, EmulatorRunError } from "../emulator";
-import { sshdAvailable, startSshd, type TestSshd } from "../emulator/testing/sshd";
+import { startSshd, type TestSshd } from "../emulator/testing/sshd";
 
 const unexpected = (): never => {
   throw new Error("expected the run to fail");
@@ -13,7 +13,7 @@ const unexpected = (): never => {
 const PROJECT = "emu";
 const STACK = "test";
 
-describe.skipIf(!sshdAvailable())("emulator: command:remote:Command over OpenSSH", () => {
+describe("emulator: command:remote:Command over OpenSSH", () => {
   let sshd: TestSshd;
   let conn: remote.CommandArgs["connection"];
 

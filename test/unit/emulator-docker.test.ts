@@ -5,8 +5,8 @@ import * as path from "node:path";
 import * as docker from "@pulumi/docker";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Emulator, EmulatorRunError, type RunResult } from "../emulator";
-import { dockerCliAvailable, FakeDocker } from "../emulator/testing/fake-docker";
-import { sshdAvailable, startSshd, type TestSshd } from "../emulator/testing/sshd";
+import { FakeDocker } from "../emulator/testing/fake-docker";
+import { startSshd, type TestSshd } from "../emulator/testing/sshd";
 
 const unexpected = (): never => {
   throw new Error("expected the run to fail");
@@ -14,7 +14,7 @@ const unexpected = (): never => {
 const PROJECT = "emu";
 const STACK = "docker";
 
-describe.skipIf(!sshdAvailable() || !dockerCliAvailable())("emulator: docker Container over ssh:// + dial-stdio (fake daemon)", () => {
+describe("emulator: docker Container over ssh:// + dial-stdio (fake daemon)", () => {
   let sshd: TestSshd;
   let fake: FakeDocker;
   let sshOpts: string[];

@@ -7,7 +7,7 @@ import { remote } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { Emulator, EmulatorRunError, type RunResult } from "../emulator";
-import { sshdAvailable, startSshd, type TestSshd } from "../emulator/testing/sshd";
+import { startSshd, type TestSshd } from "../emulator/testing/sshd";
 
 const unexpected = (): never => {
   throw new Error("expected the run to fail");
@@ -17,7 +17,7 @@ const STACK = "engine";
 const urn = (type: string, name: string) => `urn:pulumi:${STACK}::${PROJECT}::${type}::${name}`;
 const CMD = "command:remote:Command";
 
-describe.skipIf(!sshdAvailable())("emulator engine", () => {
+describe("emulator engine", () => {
   let sshd: TestSshd;
   let conn: remote.CommandArgs["connection"];
   let trace: string;

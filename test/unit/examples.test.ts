@@ -70,7 +70,8 @@ describe("examples type-check", () => {
   it("examples/fleet type-checks with its own tsconfig.json (as `tsc --noEmit -p examples/fleet`)", () => {
     const parsed = parseConfig(join(examples, "fleet", "tsconfig.json"));
     expect(parsed.fileNames.map((f) => relative(examples, f))).toEqual([join("fleet", "index.ts")]);
-    expect(check(parsed.fileNames, parsed.options)).toEqual([]);
+    // "pyjoules" is the installed package there; here it is the sources (package.test.ts checks the build).
+    expect(check(parsed.fileNames, { ...parsed.options, paths: { pyjoules: [join(root, "components", "index.ts")] } })).toEqual([]);
   });
 
   it("every other example type-checks with the repository's tsconfig.json, and none is left out", () => {
@@ -100,7 +101,7 @@ describe("examples/fleet", () => {
     });
   const names = HOSTS.map((h) => h.name);
 
-  it("is a nodejs Pulumi project whose package depends on this package by a relative path", () => {
+  it("is a nodejs Pulumi project that depends on this package by a relative path, installed as a copy", () => {
     expect(project.runtime.name).toBe("nodejs");
     expect(project.main).toBe("index.ts");
     const pkg = JSON.parse(read("examples/fleet/package.json"));
@@ -111,6 +112,10 @@ describe("examples/fleet", () => {
     expect(target).toBe(root);
     expect(JSON.parse(read("package.json")).name).toBe("pyjoules");
     expect(pkg.dependencies["@pulumi/pulumi"]).toBeDefined();
+    // Installed as a packed copy (the compiled build), not a symlink to the sources, and imported by name.
+    expect(read("examples/fleet/.npmrc")).toMatch(/^install-links=true$/m);
+    for (const f of ["index.ts", "program.ts"]) expect(read("examples/fleet", f), f).not.toMatch(/from "\.\.\/\.\.\//);
+    expect(read("examples/fleet/program.ts")).toContain('from "pyjoules";');
     // Stack config belongs to this project, and the secret is not in the file in clear.
     const keys = Object.keys(yamlConfig("examples/fleet/Pulumi.dev.yaml"));
     for (const k of keys) expect(k.startsWith(`${project.name}:`), k).toBe(true);

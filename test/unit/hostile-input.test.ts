@@ -30,7 +30,7 @@ import { clientEnv } from "../../components/pyJoulesHost";
 import { clientSchema, connectionSchema, profileArgsSchema } from "../../components/schemas";
 import { parseOrThrow } from "../../components/validate";
 import {
-  ATTEST_SH, PROVISION_SH, REMOVE_SH, asRoot, attestCommand, provisionCommand, removeCommand, shellQuote,
+  ATTEST_SH, PROVISION_SH, REMOVE_SH, USER_DOCKER_FACTS, asRoot, attestCommand, provisionCommand, removeCommand, shellQuote,
 } from "../../profiles/commands";
 import { renderPyJoulesProfile } from "../../profiles/render";
 import { hostile, spliced, validValues } from "./fixtures/hostile/arbitraries";
@@ -200,7 +200,7 @@ const FIELDS: FieldSpec[] = [
     accepted(n) {
       inert(n, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "profile name");
       if (RESERVED_NAMES.includes(n)) throw new Error(`reserved profile name ${n} accepted`);
-      eq(provisionCommand(n, true), asRoot("pyjoules-provision", PROVISION_SH, [n, "yes"]), "provisionCommand");
+      eq(provisionCommand(n, true), asRoot("pyjoules-provision", PROVISION_SH, [n, "yes"], USER_DOCKER_FACTS), "provisionCommand");
       eq(removeCommand(n), asRoot("pyjoules-remove", REMOVE_SH, [n]), "removeCommand");
       eq(attestCommand(n, "pyjoules-client", false), asRoot("pyjoules-attest", ATTEST_SH, [n, "pyjoules-client", "no"]), "attestCommand");
     },
@@ -451,8 +451,10 @@ describe("sandbox: values reach the host only as quoted data", () => {
       const container = containers[i % containers.length]!;
       const rapl = i % 3 !== 0;
       const text = renderPyJoulesProfile({ name, extraReadPaths: paths.slice(i, i + 3) });
+      // The provision prelude adds the SSH user's docker facts (no docker on the sandbox's PATH).
+      const userDocker = startUid === "0" ? "root" : "deploy missing - no";
       const runs: Array<[string, string, string[], string]> = [
-        [swap(provisionCommand(name, rapl), PROVISION_SH), "pyjoules-provision", [name, rapl ? "yes" : "no"], text],
+        [swap(provisionCommand(name, rapl), PROVISION_SH), "pyjoules-provision", [name, rapl ? "yes" : "no", userDocker], text],
         [swap(removeCommand(name), REMOVE_SH), "pyjoules-remove", [name], ""],
         [swap(attestCommand(name, container, rapl), ATTEST_SH), "pyjoules-attest", [name, container, rapl ? "yes" : "no"], ""],
       ];

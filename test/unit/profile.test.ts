@@ -78,10 +78,23 @@ describe("docker-pyjoules", () => {
         expect(text).toContain(`${m.path}:`);
       }
     }
-    expect(got).toContain("deny @{PROC}/keys rwklx,");
-    expect(got).toContain("deny @{PROC}/timer_list rwklx,");
-    expect(got).toContain("deny /sys/devices/system/cpu/cpu[0-9]*/thermal_throttle{,/**} rwklx,");
-    expect(got).toContain("deny @{PROC}/sys/** w,");
+    expect(got).toContain("audit deny @{PROC}/keys rwklx,");
+    expect(got).toContain("audit deny @{PROC}/timer_list rwklx,");
+    expect(got).toContain("audit deny /sys/devices/system/cpu/cpu[0-9]*/thermal_throttle{,/**} rwklx,");
+    expect(got).toContain("audit deny @{PROC}/sys/** w,");
+    expect(got).toContain("audit deny /sys/firmware/ r,");
+  });
+
+  // A plain deny is silent; the attestation's denials report sees only what `audit deny` logs.
+  it("re-mask rules are `audit deny` (logged); docker-default's own rules stay as moby writes them", () => {
+    const remask = [...MASKED_PATHS, ...READ_ONLY_PATHS].flatMap((m) => (m.rule ? [m.rule] : []));
+    expect(remask.length).toBeGreaterThan(10);
+    for (const r of remask) expect(r, r).toMatch(/^audit deny /);
+    const defaults = DOCKER_DEFAULT_BODY.flatMap((l) => (l.kind === "rule" ? [l.text] : []));
+    expect(defaults.some((r) => r.startsWith("audit"))).toBe(false);
+    const audited = got.filter((r) => r.startsWith("audit "));
+    expect(audited.sort()).toEqual([...remask].sort());
+    expect(rules(renderDockerDefault()).some((r) => r.startsWith("audit"))).toBe(false);
   });
 
   it("comments each change", () => {

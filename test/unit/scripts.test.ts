@@ -5,8 +5,8 @@
  * Each test gets its own fake host in a temp dir: a fake filesystem root (PYJOULES_TEST_ROOT) with
  * /sys/module/apparmor/parameters/enabled, /sys/kernel/security/apparmor/profiles, /etc/apparmor.d/abi/3.0,
  * a RAPL zone and a fake /sbin/apparmor_parser that wraps the real parser (offline compile with -M) and edits
- * the fake kernel profile list; plus stub docker, systemctl and hostname first on PATH. The stubs live in
- * test/unit/fixtures/scripts and log every call under <fixture>/log.
+ * the fake kernel profile list; plus stub docker, systemctl, hostname, journalctl and dmesg first on PATH. The
+ * stubs live in test/unit/fixtures/scripts and log every call under <fixture>/log.
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -28,7 +28,7 @@ import {
 import { release, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, describe, test, type ExpectStatic } from "vitest";
-import { BECOME_ROOT, asRoot, attestCommand, provisionCommand, removeCommand } from "../../profiles/commands";
+import { BECOME_ROOT, USER_DOCKER_FACTS, asRoot, attestCommand, provisionCommand, removeCommand } from "../../profiles/commands";
 import { DEFAULT_PROFILE_NAME, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
 
 const REPO = resolve(__dirname, "..", "..");
@@ -55,6 +55,14 @@ const TEMPLATE = "pyjoules-apparmor@.service";
 const HOST = "fakehost-1";
 const DOCKER_VERSION = "29.4.3";
 const SECURITY_OPTIONS = '["name=apparmor","name=seccomp,profile=builtin","name=cgroupns"]';
+const DAEMON_ID = "4c1f2a9e-6b7d-4e3a-8f21-5d9c0b7a1e64";
+/** What USER_DOCKER_FACTS reports for the fake user "deploy" whose docker reaches root's daemon. */
+const USER_FACTS_OK = `deploy ok ${DAEMON_ID} no`;
+/** When the client container started (docker inspect .State.StartedAt), and as Unix time. */
+const STARTED_AT = "2026-11-25T10:00:00.123456789Z";
+const STARTED = Date.parse(STARTED_AT) / 1000 | 0;
+/** A kernel line of a host's journal that is no denial. */
+const BENIGN_KERNEL_LINE = "virtio_net virtio1 enp0s2: renamed from eth0";
 const LOAD_FAILS_PATH = "/opt/pyjoules-load-fails";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -99,8 +107,10 @@ interface ContainerSpec {
   mounts: { destination: string; rw: boolean }[];
   /** Content of /proc/1/attr/current inside; null: unreadable. */
   attrCurrent: string | null;
-  /** Content of /sys/class/powercap/intel-rapl:0/energy_uj inside; null: missing; "denied": EACCES. */
-  raplEnergy: string | null;
+  /** energy_uj of intel-rapl:0 inside: one value per read (the last one repeats); null: missing; "denied": EACCES. */
+  raplEnergy: string[] | string | null;
+  /** docker inspect .State.StartedAt */
+  startedAt: string;
 }
 
 const GOOD_CONTAINER: Omit<ContainerSpec, "id"> = {
@@ -114,7 +124,8 @@ const GOOD_CONTAINER: Omit<ContainerSpec, "id"> = {
     { destination: "/etc/pyjoules", rw: true },
   ],
   attrCurrent: `${NAME} (enforce)\n`,
-  raplEnergy: "123456789\n",
+  raplEnergy: ["123456789", "123556789"],
+  startedAt: STARTED_AT,
 };
 
 const fixtureDirs: string[] = [];
@@ -122,7 +133,7 @@ afterAll(() => {
   for (const d of fixtureDirs) rmSync(d, { recursive: true, force: true });
 });
 
-type Tool = "parser" | "docker" | "systemctl" | "sudo";
+type Tool = "parser" | "docker" | "systemctl" | "sudo" | "journalctl" | "dmesg";
 
 class FakeHost {
   readonly dir = mkdtempSync(join(tmpdir(), "pyjoules-scripts-"));
@@ -146,11 +157,15 @@ class FakeHost {
     this.install("fake-docker", join(this.bin, "docker"));
     this.install("fake-systemctl", join(this.bin, "systemctl"));
     this.install("fake-hostname", join(this.bin, "hostname"));
+    this.install("fake-journalctl", join(this.bin, "journalctl"));
+    this.install("fake-dmesg", join(this.bin, "dmesg"));
     this.install("fake-sudo", join(this.sudoBin, "sudo"));
     this.install("fake-id", join(this.idBin, "id"));
     writeFileSync(join(this.state, "real-parser"), `${REAL_PARSER}\n`);
     writeFileSync(join(this.state, "parser-features"), `${FEATURES}\n`);
     writeFileSync(join(this.dockerState, "server-version"), `${DOCKER_VERSION}\n`);
+    writeFileSync(join(this.dockerState, "daemon-id"), `${DAEMON_ID}\n`);
+    writeFileSync(join(this.state, "journal"), `${BENIGN_KERNEL_LINE}\n`);
     writeFileSync(join(this.dockerState, "security-options"), `${SECURITY_OPTIONS}\n`);
   }
 
@@ -198,6 +213,24 @@ class FakeHost {
     return run(["/bin/sh", SCRIPTS.attest, ...args], this.env());
   }
 
+  /** provisionCommand's line as sshd runs it: as the fake user "deploy" (through the fake sudo), or as root. */
+  provisionCommandLine(as: "deploy" | "root", text: string = TEXT) {
+    return run(["/bin/sh", "-c", provisionCommand(NAME, true)], this.env(as === "deploy" ? [this.idBin, this.sudoBin] : [this.sudoBin]), text);
+  }
+
+  /** Which daemon the SSH user's docker reaches (see fixtures/scripts/fake-docker). */
+  userDaemon(kind: "rootless" | "other" | "denied" | "down") {
+    writeFileSync(join(this.dockerState, "user-daemon"), `${kind}\n`);
+  }
+
+  /** Kernel log lines: the journal's (null: a host without one) and dmesg's (null: dmesg fails). */
+  kernelLog(journal: string[] | null, dmesg: string[] | null = null) {
+    for (const [file, lines] of [["journal", journal], ["dmesg", dmesg]] as const) {
+      if (lines === null) rmSync(join(this.state, file), { force: true });
+      else writeFileSync(join(this.state, file), lines.map((l) => `${l}\n`).join(""));
+    }
+  }
+
   calls(tool: Tool): string[] {
     const file = join(this.logDir, `${tool}.log`);
     return existsSync(file) ? readFileSync(file, "utf8").split("\n").filter((l) => l !== "") : [];
@@ -230,10 +263,12 @@ class FakeHost {
     put("apparmor", `${c.apparmor}\n`);
     put("privileged", `${c.privileged}\n`);
     put("capadd", `${c.capAdd}\n`);
+    put("started-at", `${c.startedAt}\n`);
     put("mounts", c.mounts.map((m) => `${m.destination}=${m.rw} `).join("") + "\n");
     if (c.attrCurrent !== null) put("fs/proc/1/attr/current", c.attrCurrent);
     const energy = "fs/sys/class/powercap/intel-rapl:0/energy_uj";
     if (c.raplEnergy === "denied") put(`${energy}.denied`, "");
+    else if (Array.isArray(c.raplEnergy)) put(`${energy}.reads`, c.raplEnergy.map((v) => `${v}\n`).join(""));
     else if (c.raplEnergy !== null) put(energy, c.raplEnergy);
   }
 
@@ -325,7 +360,7 @@ describe("shellcheck", () => {
     fixtureDirs.push(dir);
     const prelude = join(dir, "become-root.sh");
     // The prelude runs as `sh -c PRELUDE NAME SCRIPT ARGS...`; shellcheck sees it as a script.
-    writeFileSync(prelude, `#!/bin/sh\n${BECOME_ROOT}\n`);
+    writeFileSync(prelude, `#!/bin/sh\n${USER_DOCKER_FACTS}\n${BECOME_ROOT}\n`);
     const stubs = readdirSync(STUBS)
       .filter((f) => f.startsWith("fake-"))
       .map((f) => join(STUBS, f));
@@ -536,6 +571,110 @@ describe.concurrent("provision.sh", () => {
     });
   });
 
+  describe.concurrent("preflight: Docker would not confine the container (one line, host untouched)", () => {
+    const OTHER_ID = "7b3f0c2e-1d4a-4c5b-9e8f-000000000002";
+    const cases: { what: string; setup: (h: FakeHost) => void; run: (h: FakeHost) => Promise<RunResult>; message: RegExp }[] = [
+      {
+        what: "the SSH user's docker is rootless",
+        setup: (h) => h.userDaemon("rootless"),
+        run: (h) => h.provisionCommandLine("deploy"),
+        message: /^pyjoules: fakehost-1: user deploy's docker talks to a rootless Docker daemon, and apparmor= is ignored by rootless Docker: the container would run without this profile; let deploy use the system daemon/,
+      },
+      {
+        what: "only a rootless daemon exists (root reaches none)",
+        setup: (h) => {
+          h.userDaemon("rootless");
+          writeFileSync(join(h.dockerState, "daemon-down"), "");
+        },
+        run: (h) => h.provisionCommandLine("deploy"),
+        message: /: user deploy's docker talks to a rootless Docker daemon, and apparmor= is ignored by rootless Docker/,
+      },
+      {
+        what: "the SSH user's docker reaches another daemon than root's",
+        setup: (h) => h.userDaemon("other"),
+        run: (h) => h.provisionCommandLine("deploy"),
+        message: new RegExp(`: user deploy's docker talks to another Docker daemon \\(ID ${OTHER_ID}\\) than root's \\(ID ${DAEMON_ID}\\)`),
+      },
+      {
+        what: "the SSH user may not use the Docker socket",
+        setup: (h) => h.userDaemon("denied"),
+        run: (h) => h.provisionCommandLine("deploy"),
+        message: /: user deploy cannot use the Docker daemon \(permission denied on its socket\), but the docker provider connects as deploy: add deploy to the docker group \(usermod -aG docker deploy\), or connect as root$/,
+      },
+      {
+        what: "the SSH user's docker reaches no daemon",
+        setup: (h) => h.userDaemon("down"),
+        run: (h) => h.provisionCommandLine("deploy"),
+        message: /: user deploy's docker reaches no Docker daemon, but the docker provider connects as deploy: check DOCKER_HOST/,
+      },
+      {
+        what: "docker is not on the SSH user's PATH",
+        setup: () => {},
+        run: (h) => h.provision(TEXT, [NAME, "yes", "deploy missing - no"]),
+        message: /: docker is not on user deploy's PATH, but the docker provider runs 'docker system dial-stdio' as deploy over SSH$/,
+      },
+      {
+        what: "root's own docker is rootless (SSH user root)",
+        setup: (h) => writeFileSync(join(h.dockerState, "security-options"), '["name=apparmor","name=seccomp,profile=builtin","name=rootless"]\n'),
+        run: (h) => h.provisionCommandLine("root"),
+        message: /: root's docker talks to a rootless Docker daemon, and apparmor= is ignored by rootless Docker: use the system daemon$/,
+      },
+      {
+        what: "SELinux instead of AppArmor (/sys/fs/selinux, enforcing)",
+        setup: (h) => {
+          h.remove("/sys/module/apparmor");
+          h.remove("/sys/kernel/security/apparmor");
+          h.write("/sys/fs/selinux/enforce", "1");
+        },
+        run: (h) => h.provisionCommandLine("deploy"),
+        message: /^pyjoules: fakehost-1: AppArmor is not enabled, this host runs SELinux instead \(Enforcing\): Docker ignores apparmor=docker-pyjoules there and would run the container without this profile; use a host with AppArmor$/,
+      },
+      {
+        what: "SELinux instead of AppArmor (getenforce: Permissive; AppArmor module present but off)",
+        setup: (h) => {
+          h.write("/sys/module/apparmor/parameters/enabled", "N\n");
+          writeFileSync(join(h.bin, "getenforce"), "#!/bin/sh\necho Permissive\n", { mode: 0o755 });
+        },
+        run: (h) => h.provision(),
+        message: /: AppArmor is not enabled, this host runs SELinux instead \(Permissive\)/,
+      },
+    ];
+    for (const c of cases) {
+      test(c.what, async ({ expect }) => {
+        const h = new FakeHost();
+        c.setup(h);
+        const before = h.snapshot();
+        const r = await c.run(h);
+        expectFailure(expect, r, c.message);
+        expect(r.stdout).toBe("");
+        expect(h.snapshot(), "nothing installed or created").toEqual(before);
+        expect(h.calls("parser")).toEqual([]);
+        expect(h.calls("systemctl")).toEqual([]);
+      });
+    }
+
+    test("the SSH user's facts are read as that user, before sudo, and reach provision.sh as one argument", async ({ expect }) => {
+      const h = new FakeHost();
+      provisionFacts(expect, await h.provisionCommandLine("deploy"));
+      expect(h.calls("docker")[0]).toBe("info --format pyjoules-docker-id:{{.ID}} {{json .SecurityOptions}}");
+      expect(h.calls("sudo")[1]!.endsWith(` pyjoules-provision ${NAME} yes ${USER_FACTS_OK}`)).toBe(true);
+      expect(h.calls("docker")[1]).toBe("info --format {{.ServerVersion}} {{.ID}} {{json .SecurityOptions}}");
+    });
+
+    test("SSH user root: the user-side facts are just 'root', and root's own daemon is checked", async ({ expect }) => {
+      const h = new FakeHost();
+      provisionFacts(expect, await h.provisionCommandLine("root"));
+      expect(h.calls("sudo")).toEqual([]);
+      expect(h.calls("docker").filter((c) => c.startsWith("info"))).toEqual(["info --format {{.ServerVersion}} {{.ID}} {{json .SecurityOptions}}"]);
+    });
+
+    test("SELinux tooling on an AppArmor host changes nothing", async ({ expect }) => {
+      const h = new FakeHost();
+      writeFileSync(join(h.bin, "getenforce"), "#!/bin/sh\necho Disabled\n", { mode: 0o755 });
+      provisionFacts(expect, await h.provision());
+    });
+  });
+
   describe.concurrent("rejected texts leave a working profile alone", () => {
     const bad: { what: string; text: string; message: RegExp }[] = [
       { what: "truncated (does not compile)", text: TEXT.slice(0, Math.floor(TEXT.length / 2)), message: /profile docker-pyjoules does not compile: .*error/ },
@@ -623,7 +762,10 @@ describe.concurrent("provision.sh", () => {
       })),
       ...["maybe", "YES", "", "true"].map((rapl) => ({ args: [NAME, rapl], message: /REQUIRE_RAPL must be yes or no, not '/ })),
       { args: [NAME], message: /usage: provision\.sh NAME yes\|no < profile/ },
-      { args: [NAME, "yes", "extra"], message: /usage: provision\.sh/ },
+      { args: [NAME, "yes", USER_FACTS_OK, "extra"], message: /usage: provision\.sh/ },
+      ...["extra", "deploy ok", "deploy maybe - no", `${USER_FACTS_OK} extra`, "deploy ok x maybe", "a'b ok x no", "deploy ok $(id) no", "", "deploy\tok x no"].map(
+        (facts) => ({ args: [NAME, "yes", facts], message: /invalid user docker facts '/ }),
+      ),
     ];
     for (const c of cases) {
       test(`provision.sh ${JSON.stringify(c.args)}`, async ({ expect }) => {
@@ -751,8 +893,13 @@ describe.concurrent("attest.sh", () => {
     devicesPowercapReadOnly: true,
     raplZone: "intel-rapl:0",
     raplReadable: true,
+    raplEnergyIncreasing: true,
+    raplEnergyDeltaUj: 100000,
+    profileSha256: "",
+    denials: { sources: "journal", since: STARTED, count: 0, first: [] as { operation: string; name: string }[] },
     ok: true,
   };
+  const NOT_MEASURED = { raplEnergyIncreasing: false, raplEnergyDeltaUj: -1 };
 
   const attestJson = (expect: ExpectStatic, r: RunResult) => {
     expect(r.stdout.split("\n"), "exactly one stdout line").toHaveLength(2);
@@ -773,7 +920,7 @@ describe.concurrent("attest.sh", () => {
       what: "not running",
       spec: { running: false },
       message: /; container is not running/,
-      facts: { running: false, procAttrCurrent: "", raplReadable: false },
+      facts: { running: false, procAttrCurrent: "", raplReadable: false, ...NOT_MEASURED },
       only: false,
     },
     {
@@ -819,19 +966,31 @@ describe.concurrent("attest.sh", () => {
       what: "RAPL energy_uj unreadable inside (EACCES), REQUIRE_RAPL=yes",
       spec: { raplEnergy: "denied" },
       message: /; no RAPL energy_uj is readable inside the container/,
-      facts: { raplReadable: false },
+      facts: { raplReadable: false, ...NOT_MEASURED },
     },
     {
       what: "RAPL energy_uj not a number inside, REQUIRE_RAPL=yes",
       spec: { raplEnergy: "\n" },
       message: /; no RAPL energy_uj is readable inside the container/,
-      facts: { raplReadable: false },
+      facts: { raplReadable: false, ...NOT_MEASURED },
     },
     {
       what: "no RAPL zone on the host, REQUIRE_RAPL=yes",
       host: (h) => h.remove("/sys/class/powercap"),
       message: /; no RAPL energy_uj is readable inside the container/,
-      facts: { raplZone: "", raplReadable: false },
+      facts: { raplZone: "", raplReadable: false, ...NOT_MEASURED },
+    },
+    {
+      what: "RAPL energy_uj does not increase, REQUIRE_RAPL=yes",
+      spec: { raplEnergy: ["123456789", "123456789"] },
+      message: /; RAPL energy_uj inside the container did not increase in 1 s \(123456789, then 123456789\)$/,
+      facts: { raplEnergyIncreasing: false, raplEnergyDeltaUj: 0 },
+    },
+    {
+      what: "RAPL energy_uj readable once, then no more, REQUIRE_RAPL=yes",
+      spec: { raplEnergy: ["123456789", "x"] },
+      message: /; RAPL energy_uj inside the container did not increase in 1 s \(123456789, then -1\)$/,
+      facts: { ...NOT_MEASURED },
     },
   ];
   for (const w of wrong) {
@@ -851,7 +1010,204 @@ describe.concurrent("attest.sh", () => {
     h.addContainer("pyjoules", { raplEnergy: "denied" });
     const r = await h.attest([NAME, "pyjoules", "no"]);
     expectSuccess(expect, r);
-    expect(attestJson(expect, r)).toEqual({ ...GOOD_FACTS, raplReadable: false });
+    expect(attestJson(expect, r)).toEqual({ ...GOOD_FACTS, raplReadable: false, ...NOT_MEASURED });
+  });
+
+  test("a counter that does not move is reported, and fine with REQUIRE_RAPL=no", async ({ expect }) => {
+    const h = new FakeHost();
+    h.addContainer("pyjoules", { raplEnergy: ["5", "5"] });
+    const r = await h.attest([NAME, "pyjoules", "no"]);
+    expectSuccess(expect, r);
+    expect(attestJson(expect, r)).toEqual({ ...GOOD_FACTS, raplEnergyIncreasing: false, raplEnergyDeltaUj: 0 });
+  });
+
+  test("energy: read twice inside the container, about a second apart", async ({ expect }) => {
+    const h = new FakeHost();
+    h.addContainer("pyjoules");
+    const r = await h.attest([NAME, "pyjoules", "yes"]);
+    expectSuccess(expect, r);
+    const read = "exec pyjoules cat /sys/class/powercap/intel-rapl:0/energy_uj";
+    expect(h.calls("docker").filter((c) => c === read)).toHaveLength(2);
+    expect(r.ms).toBeGreaterThanOrEqual(1000);
+    expect(r.ms).toBeLessThan(5000);
+  });
+
+  test("energy: a wrap at max_energy_range_uj counts as an increase", async ({ expect }) => {
+    const h = new FakeHost();
+    h.write("/sys/class/powercap/intel-rapl:0/max_energy_range_uj", "262143328850\n");
+    h.addContainer("pyjoules", { raplEnergy: ["262143300000", "71150"] });
+    const r = await h.attest([NAME, "pyjoules", "yes"]);
+    expectSuccess(expect, r);
+    expect(attestJson(expect, r)).toMatchObject({ raplEnergyIncreasing: true, raplEnergyDeltaUj: 262143328850 - 262143300000 + 71150, ok: true });
+  });
+
+  test("energy: a wrap without a readable max_energy_range_uj still counts; the delta is the new value", async ({ expect }) => {
+    const h = new FakeHost();
+    h.addContainer("pyjoules", { raplEnergy: ["900", "40"] });
+    const r = await h.attest([NAME, "pyjoules", "yes"]);
+    expectSuccess(expect, r);
+    expect(attestJson(expect, r)).toMatchObject({ raplEnergyIncreasing: true, raplEnergyDeltaUj: 40 });
+  });
+
+  test("reports the sha256 of the installed profile file", async ({ expect }) => {
+    const h = new FakeHost();
+    provisionFacts(expect, await h.provision());
+    h.addContainer("pyjoules");
+    const r = await h.attest([NAME, "pyjoules", "yes"]);
+    expectSuccess(expect, r);
+    expect(attestJson(expect, r).profileSha256).toBe(sha256Hex(TEXT));
+  });
+
+  describe.concurrent("denials", () => {
+    /** A kernel audit line as printk writes it (journal -o cat, dmesg); audit.log has `msg=audit(...)`. */
+    const denied = (at: number, serial: number, profile: string, operation: string, name: string, prefix = "audit: type=1400 ") =>
+      `${prefix}audit(${at}.512:${serial}): apparmor="DENIED" operation="${operation}" class="file" profile="${profile}" name="${name}" pid=4242 comm="cat" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`;
+    const allowed = (at: number, serial: number) =>
+      `audit: type=1400 audit(${at}.1:${serial}): apparmor="ALLOWED" operation="open" class="file" profile="${NAME}" name="/etc/x" pid=1 comm="x" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`;
+    const attested = async (expect: ExpectStatic, setup: (h: FakeHost) => void) => {
+      const h = new FakeHost();
+      h.addContainer("pyjoules");
+      setup(h);
+      const r = await h.attest([NAME, "pyjoules", "yes"]);
+      expectSuccess(expect, r);
+      return { h, facts: attestJson(expect, r) };
+    };
+
+    test("none logged: count 0, and the journal is asked for messages since the container started", async ({ expect }) => {
+      const { h, facts } = await attested(expect, () => {});
+      expect(facts.denials).toEqual({ sources: "journal", since: STARTED, count: 0, first: [] });
+      expect(h.calls("journalctl")).toContain(`-q -k --since=@${STARTED} -o cat`);
+      expect(facts.ok).toBe(true);
+    });
+
+    test("from the journal: only this profile's, only since the container started; reported, not a failure", async ({ expect }) => {
+      const { facts } = await attested(expect, (h) =>
+        h.kernelLog([
+          BENIGN_KERNEL_LINE,
+          denied(STARTED - 60, 1, NAME, "open", "/proc/old-container"), // before this container started
+          denied(STARTED + 5, 2, NAME, "open", "/proc/keys"),
+          denied(STARTED + 6, 3, "docker-default", "open", "/proc/other-profile"),
+          denied(STARTED + 7, 4, `${NAME}-old`, "open", "/proc/prefix-of-name"),
+          allowed(STARTED + 8, 5),
+          denied(STARTED + 9, 6, NAME, "open", "/proc/timer_list"),
+        ]),
+      );
+      expect(facts.denials).toEqual({
+        sources: "journal",
+        since: STARTED,
+        count: 2,
+        first: [
+          { operation: "open", name: "/proc/keys" },
+          { operation: "open", name: "/proc/timer_list" },
+        ],
+      });
+      expect(facts.ok).toBe(true);
+    });
+
+    test("at most five listed, all counted; a hex-encoded name and hostile characters arrive inert", async ({ expect }) => {
+      const lines = [1, 2, 3, 4, 5, 6, 7].map((i) => denied(STARTED + i, 10 + i, NAME, "open", `/proc/p${i}`));
+      lines[0] = lines[0]!.replace('name="/proc/p1"', "name=2F746D702F6120620A");
+      lines[1] = lines[1]!.replace('name="/proc/p2"', 'name="/x\\",\\"evil\\":\\"1"');
+      const { facts } = await attested(expect, (h) => h.kernelLog(lines));
+      const d = facts.denials as { count: number; first: { operation: string; name: string }[] };
+      expect(d.count).toBe(7);
+      expect(d.first).toEqual([
+        { operation: "open", name: "2F746D702F6120620A" },
+        { operation: "open", name: "/x" }, // the value ends at the first quote; nothing after it leaks
+        { operation: "open", name: "/proc/p3" },
+        { operation: "open", name: "/proc/p4" },
+        { operation: "open", name: "/proc/p5" },
+      ]);
+    });
+
+    test("without a journal: dmesg, filtered by the audit stamp", async ({ expect }) => {
+      const { h, facts } = await attested(expect, (h) =>
+        h.kernelLog(null, ["[    0.000000] Linux version 6.12.0", denied(STARTED - 1, 1, NAME, "open", "/proc/old"), denied(STARTED + 1, 2, NAME, "open", "/proc/keys")]),
+      );
+      expect(facts.denials).toEqual({ sources: "dmesg", since: STARTED, count: 1, first: [{ operation: "open", name: "/proc/keys" }] });
+      expect(h.calls("dmesg")).toEqual(["(no arguments)", "(no arguments)"]); // the probe, then the read
+    });
+
+    test("auditd's audit.log is read too, and a record in two sources counts once", async ({ expect }) => {
+      const { facts } = await attested(expect, (h) => {
+        h.kernelLog(null, [denied(STARTED + 1, 7, NAME, "open", "/proc/keys")]);
+        h.write(
+          "/var/log/audit/audit.log",
+          [
+            denied(STARTED + 1, 7, NAME, "open", "/proc/keys", "type=AVC msg="), // the same record as in dmesg
+            denied(STARTED + 2, 8, NAME, "mknod", "/proc/sys/kernel/shmmax", "type=AVC msg="),
+            denied(STARTED - 9, 3, NAME, "open", "/proc/long-ago", "type=AVC msg="),
+          ].join("\n") + "\n",
+        );
+      });
+      expect(facts.denials).toEqual({
+        sources: "dmesg+audit.log",
+        since: STARTED,
+        count: 2,
+        first: [
+          { operation: "open", name: "/proc/keys" },
+          { operation: "mknod", name: "/proc/sys/kernel/shmmax" },
+        ],
+      });
+    });
+
+    test("no readable source: reported as such, still ok", async ({ expect }) => {
+      const { facts } = await attested(expect, (h) => h.kernelLog(null, null));
+      expect(facts.denials).toEqual({ sources: "", since: STARTED, count: 0, first: [] });
+      expect(facts.ok).toBe(true);
+    });
+  });
+
+  describe("waiting for a healthy client (HEALTH_WAIT_S)", () => {
+    const LOGS = "pyjoules-client: domains package_0\npyjoules-client: failing at start as asked\n";
+    const withHealth = (states: string[]) => {
+      const h = new FakeHost();
+      h.addContainer("pyjoules");
+      const d = join(h.dockerState, "containers", "pyjoules");
+      writeFileSync(join(d, "health"), states.map((l) => `${l}\n`).join(""));
+      writeFileSync(join(d, "logs"), LOGS);
+      return h;
+    };
+    const healthCalls = (h: FakeHost) => h.calls("docker").filter((c) => c.includes(".State.Health")).length;
+
+    test("waits through 'starting' until healthy, then attests", async ({ expect }) => {
+      const h = withHealth(["running starting 0 0", "running starting 0 0", "running healthy 0 0"]);
+      const r = await h.attest([NAME, "pyjoules", "yes", "30"]);
+      expectSuccess(expect, r);
+      expect(attestJson(expect, r)).toEqual(GOOD_FACTS);
+      expect(healthCalls(h)).toBe(3);
+    });
+
+    for (const [what, states, message] of [
+      ["unhealthy", ["running starting 0 0", "running unhealthy 0 0"], /client container pyjoules is unhealthy \(its healthcheck failed\); last log lines: pyjoules-client: domains package_0\|pyjoules-client: failing at start as asked\|$/],
+      ["exited at start", ["exited starting 3 0"], /client container pyjoules is exited \(exit code 3\) before it became healthy; last log lines: .*failing at start as asked/],
+      ["restarting", ["restarting starting 3 1"], /client container pyjoules is restarting \(exit code 3\) before it became healthy/],
+      ["restarted by its policy, starting again", ["running starting 3 2"], /client container pyjoules restarted 2 times before it became healthy \(last exit code 3\)/],
+      ["no healthcheck", ["running none 0 0"], /client container pyjoules has no healthcheck to wait for/],
+      ["never healthy within the wait", ["running starting 0 0"], /client container pyjoules did not become healthy within 2 s \(health: starting\); last log lines: /],
+    ] as const) {
+      test(`fails with the client's last log lines: ${what}`, async ({ expect }) => {
+        const h = withHealth([...states]);
+        const r = await h.attest([NAME, "pyjoules", "yes", what.startsWith("never") ? "2" : "30"]);
+        expectFailure(expect, r, message);
+        expect(r.stdout).toBe("");
+      });
+    }
+
+    test("no wait without HEALTH_WAIT_S or with 0", async ({ expect }) => {
+      for (const args of [[NAME, "pyjoules", "yes"], [NAME, "pyjoules", "yes", "0"]]) {
+        const h = withHealth(["running unhealthy 0 0"]);
+        expectSuccess(expect, await h.attest(args));
+        expect(healthCalls(h)).toBe(0);
+      }
+    });
+
+    for (const bad of ["-1", "1.5", "x", "123456", ""]) {
+      test(`HEALTH_WAIT_S ${JSON.stringify(bad)} is refused`, async ({ expect }) => {
+        const r = await new FakeHost().attest([NAME, "pyjoules", "yes", bad]);
+        expectFailure(expect, r, /HEALTH_WAIT_S must be a number of seconds/);
+      });
+    }
   });
 
   test("unknown container", async ({ expect }) => {
@@ -917,7 +1273,7 @@ describe.concurrent("command lines from profiles/commands.ts, run for real", () 
       expect(sudo).toHaveLength(2);
       expect(sudo[0]).toBe("-n true");
       expect(sudo[1]!.startsWith("-n /bin/sh -c #!/bin/sh")).toBe(true);
-      expect(sudo[1]!.endsWith(` pyjoules-provision ${NAME} no`)).toBe(true);
+      expect(sudo[1]!.endsWith(` pyjoules-provision ${NAME} no ${USER_FACTS_OK}`)).toBe(true);
     });
 
     test(`${shell}: a sudo that wants a password fails at once, saying so`, async ({ expect }) => {

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Build a bootable Debian target-host image for the pulumi-pyjoules VM tests.
 #
-#   build-image.sh --distro trixie|bookworm --out DIR [--apt-cache DIR] [--mirror URL]
+#   build-image.sh --distro trixie|bookworm --out DIR --pyjoules-wheel WHL [--apt-cache DIR] [--mirror URL]
+#
+# WHL is the pyJoules wheel from PyPI (image.ts downloads it and checks its sha256); it goes into the
+# test client image with client/pyjoules_client.py and the guest's own python3. The guest fetches nothing.
 #
 # Produces DIR/{vmlinuz,initrd.img,disk.img,id_ed25519,id_ed25519.pub,host_ed25519.pub,
 # pyjpw.password,image.json,.complete}. DIR is built as a sibling temp dir and renamed into
@@ -17,12 +20,14 @@ step() { echo "==> [$(( $(date +%s) - START ))s] $*"; }
 DISTRO=""
 OUT=""
 APT_CACHE=""
+WHEEL=""
 MIRROR="${PYJOULES_DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 while [ $# -gt 0 ]; do
   case "$1" in
     --distro) DISTRO="${2:-}"; shift 2 ;;
     --out) OUT="${2:-}"; shift 2 ;;
     --apt-cache) APT_CACHE="${2:-}"; shift 2 ;;
+    --pyjoules-wheel) WHEEL="${2:-}"; shift 2 ;;
     --mirror) MIRROR="${2:-}"; shift 2 ;;
     -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
     *) die "unknown argument: $1" ;;
@@ -35,6 +40,7 @@ case "$DISTRO" in
   *) die "--distro must be trixie or bookworm" ;;
 esac
 [ -n "$OUT" ] || die "--out is required"
+[ -f "$WHEEL" ] || die "--pyjoules-wheel must name the pyJoules wheel file"
 [ "$(id -u)" = 0 ] || die "must run as root (debootstrap/chroot)"
 for tool in debootstrap mkfs.ext4 ssh-keygen flock dpkg-deb tar findmnt; do
   command -v "$tool" >/dev/null 2>&1 || die "missing host tool: $tool (see test/vm/README.md)"
@@ -118,7 +124,7 @@ mkdir -p "$ROOT/etc/initramfs-tools/conf.d"
 echo 'MODULES=list' > "$ROOT/etc/initramfs-tools/conf.d/pyjoules"
 printf '%s\n' virtio_pci virtio_blk virtio_net ext4 >> "$ROOT/etc/initramfs-tools/modules"
 cache_in
-in_root apt-get -y -q --no-install-recommends install linux-image-amd64 linux-headers-amd64 gcc make
+in_root apt-get -y -q --no-install-recommends install linux-image-amd64 linux-headers-amd64 gcc make python3
 in_root apt-get -y -q --no-install-recommends install --download-only busybox-static
 cache_out
 KVER="$(find "$ROOT/lib/modules" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | tail -n 1)"
@@ -148,29 +154,66 @@ mapfile -t LEFT < <(in_root dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' 
 [ "${#LEFT[@]}" -eq 0 ] || in_root apt-get -y -q purge --autoremove "${LEFT[@]}"
 in_root apt-get -y -q clean
 
-# --- 3. stand-in client image (busybox rootfs, docker-imported at boot) --------------------
-step "busybox test-client rootfs"
+# --- 3. test client image: busybox + the guest's python3 + pyJoules + our client ----------------
+step "test-client rootfs: busybox, python3, pyJoules ($(basename "$WHEEL"))"
 BBDEB="$(find "$APT_CACHE" -maxdepth 1 -name 'busybox-static_*.deb' -newer "$ROOT/etc/debian_version" -print -quit)"
 [ -n "$BBDEB" ] || BBDEB="$(find "$APT_CACHE" -maxdepth 1 -name 'busybox-static_*.deb' | sort -V | tail -n 1)"
 [ -n "$BBDEB" ] || die "busybox-static .deb not found in $APT_CACHE"
-mkdir -p "$TMP/bb" "$TMP/client/bin"
+CLIENT="$TMP/client"
+mkdir -p "$TMP/bb" "$CLIENT/bin"
 dpkg-deb -x "$BBDEB" "$TMP/bb"
 if [ -f "$TMP/bb/usr/bin/busybox" ]; then BB="$TMP/bb/usr/bin/busybox"; else BB="$TMP/bb/bin/busybox"; fi
-install -m 0755 "$BB" "$TMP/client/bin/busybox"
-for applet in $("$TMP/client/bin/busybox" --list); do
-  [ "$applet" = busybox ] || ln -sf busybox "$TMP/client/bin/$applet"
+install -m 0755 "$BB" "$CLIENT/bin/busybox"
+for applet in $("$CLIENT/bin/busybox" --list); do
+  [ "$applet" = busybox ] || ln -sf busybox "$CLIENT/bin/$applet"
 done
-mkdir -p "$TMP/client/etc" "$TMP/client/proc" "$TMP/client/sys" "$TMP/client/dev" "$TMP/client/tmp"
-chmod 1777 "$TMP/client/tmp"
-printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$TMP/client/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' > "$TMP/client/etc/group"
+mkdir -p "$CLIENT/etc" "$CLIENT/proc" "$CLIENT/sys" "$CLIENT/dev" "$CLIENT/tmp"
+chmod 1777 "$CLIENT/tmp"
+printf 'root:x:0:0:root:/:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' > "$CLIENT/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' > "$CLIENT/etc/group"
+
+# python3 from the guest itself: the interpreter, its stdlib (minus what a client never imports) and
+# every shared library the interpreter and its extension modules link against, at the same paths.
+PYBIN="$(readlink -f "$ROOT/usr/bin/python3")"
+PYVER="$(basename "$PYBIN")"
+[ -x "$PYBIN" ] || die "python3 missing in the chroot"
+install -D -m 0755 "$PYBIN" "$CLIENT/usr/bin/$PYVER"
+ln -s "$PYVER" "$CLIENT/usr/bin/python3"
+mkdir -p "$CLIENT/usr/lib"
+cp -a "$ROOT/usr/lib/$PYVER" "$CLIENT/usr/lib/"
+for unused in test idlelib tkinter turtledemo ensurepip lib2to3 pydoc_data; do
+  rm -rf "${CLIENT:?}/usr/lib/$PYVER/$unused"
+done
+rm -rf "$CLIENT/usr/lib/$PYVER"/config-*
+mapfile -t LIBS < <(in_root sh -c "ldd /usr/bin/$PYVER /usr/lib/$PYVER/lib-dynload/*.so 2>/dev/null" \
+  | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' | sort -u)
+[ "${#LIBS[@]}" -gt 0 ] || die "ldd found no libraries for $PYVER"
+for lib in "${LIBS[@]}"; do
+  install -D -m 0644 "$(readlink -f "$ROOT$lib")" "$CLIENT$lib"
+done
+chmod 0755 "$CLIENT"/lib*/ld-linux* 2>/dev/null || true
+
+# pyJoules (pure Python) from the wheel, and our client next to it.
+rm -rf "$ROOT/tmp/whl" && mkdir -p "$ROOT/tmp/whl"
+cp "$WHEEL" "$ROOT/tmp/whl/pyjoules.whl"
+in_root python3 -m zipfile -e /tmp/whl/pyjoules.whl /tmp/whl/x
+[ -f "$ROOT/tmp/whl/x/pyJoules/device/rapl_device.py" ] || die "the wheel holds no pyJoules package"
+mkdir -p "$CLIENT/usr/local/lib/pyjoules-client"
+cp -a "$ROOT/tmp/whl/x/pyJoules" "$CLIENT/usr/local/lib/pyjoules-client/"
+install -m 0644 "$HERE/client/pyjoules_client.py" "$CLIENT/usr/local/lib/pyjoules-client/"
+rm -rf "$ROOT/tmp/whl"
+# The image must run as built: import pyJoules and the client inside the client rootfs itself.
+chroot "$CLIENT" /bin/env PYTHONPATH=/usr/local/lib/pyjoules-client /usr/bin/python3 -c \
+  'import pyJoules.energy_meter, pyjoules_client' 2>"$TMP/pycheck" \
+  || die "python3 in the client rootfs cannot import pyJoules: $(tail -n 5 "$TMP/pycheck")"
 mkdir -p "$ROOT/usr/local/share/pyjoules"
-tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$TMP/client" \
+tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$CLIENT" \
   -cf "$ROOT/usr/local/share/pyjoules/test-client-rootfs.tar" .
+step "test-client rootfs: $(du -sh "$CLIENT" | cut -f1), $PYVER, ${#LIBS[@]} libraries"
 
 cat > "$ROOT/usr/local/sbin/pyjoules-import-test-image" <<'EOF'
 #!/bin/sh
-# Import the stand-in client image (no registry reachable from the guest).
+# Import the test client image (pyJoules; no registry reachable from the guest).
 set -eu
 IMG=pyjoules-test-client:latest
 i=0
@@ -179,14 +222,15 @@ until docker info >/dev/null 2>&1; do
 done
 docker image inspect "$IMG" >/dev/null 2>&1 && exit 0
 docker import \
-  --change 'CMD ["/bin/sh","-c","while :; do cat /sys/class/powercap/intel-rapl:0/energy_uj; sleep 5; done"]' \
+  --change 'ENV PYTHONPATH=/usr/local/lib/pyjoules-client' \
+  --change 'CMD ["python3","-u","/usr/local/lib/pyjoules-client/pyjoules_client.py"]' \
   --change 'LABEL org.pulumi-pyjoules.test-client=1' \
   /usr/local/share/pyjoules/test-client-rootfs.tar "$IMG"
 EOF
 chmod 0755 "$ROOT/usr/local/sbin/pyjoules-import-test-image"
 cat > "$ROOT/etc/systemd/system/pyjoules-test-image.service" <<'EOF'
 [Unit]
-Description=Import the pyjoules stand-in client image into docker
+Description=Import the pyjoules test client image (pyJoules) into docker
 After=docker.service
 Requires=docker.service
 

@@ -28,10 +28,21 @@ export interface VmImage {
 }
 
 /** Bump to force new images when something outside the hashed files changes the result. */
-const RECIPE_VERSION = "1";
+const RECIPE_VERSION = "2";
 const VM_DIR = __dirname;
 const BUILD_SCRIPT = path.join(VM_DIR, "build-image.sh");
 const FAKE_RAPL_DIR = path.join(VM_DIR, "fake-rapl");
+const CLIENT_DIR = path.join(VM_DIR, "client");
+
+/**
+ * The pyJoules release the test client image carries: downloaded from PyPI on the build machine (the guest
+ * reaches nothing) and checked against this digest, so every image holds the same bytes.
+ */
+export const PYJOULES_WHEEL = {
+  requirement: "pyjoules==0.5.1",
+  file: "pyJoules-0.5.1-py2.py3-none-any.whl",
+  sha256: "558505e13b7e24ff2aceb5eab6e497f7cee101ed2605343238f25ff4750909cb",
+} as const;
 const BUILD_TIMEOUT_MS = 60 * 60_000;
 
 /** `${PYJOULES_VM_CACHE:-$HOME/.cache/pulumi-pyjoules/vm}` — outside the checkout. */
@@ -56,9 +67,12 @@ export function recipeHash(distro: Distro): string {
   add("distro", distro);
   add("mirror", debianMirror());
   add("build-image.sh", fs.readFileSync(BUILD_SCRIPT));
-  for (const f of fs.readdirSync(FAKE_RAPL_DIR).sort()) {
-    const p = path.join(FAKE_RAPL_DIR, f);
-    if (fs.statSync(p).isFile()) add(`fake-rapl/${f}`, fs.readFileSync(p));
+  add("pyjoules-wheel", PYJOULES_WHEEL.sha256);
+  for (const dir of [FAKE_RAPL_DIR, CLIENT_DIR]) {
+    for (const f of fs.readdirSync(dir).sort()) {
+      const p = path.join(dir, f);
+      if (fs.statSync(p).isFile()) add(`${path.basename(dir)}/${f}`, fs.readFileSync(p));
+    }
   }
   return h.digest("hex").slice(0, 16);
 }
@@ -105,7 +119,43 @@ function pruneOldLogs(logDir: string): void {
   }
 }
 
-function runBuild(distro: Distro, dir: string, log: (s: string) => void): Promise<void> {
+const sha256File = (p: string) => createHash("sha256").update(fs.readFileSync(p)).digest("hex");
+
+/** The pyJoules wheel in the cache (`<cache>/pypi/`), downloaded with pip and digest-checked on first use. */
+export async function ensurePyJoulesWheel(log: (s: string) => void): Promise<string> {
+  const dir = path.join(vmCacheRoot(), "pypi");
+  const target = path.join(dir, PYJOULES_WHEEL.file);
+  if (fs.existsSync(target) && sha256File(target) === PYJOULES_WHEEL.sha256) return target;
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = fs.mkdtempSync(path.join(dir, ".download-"));
+  try {
+    log(`[vm] downloading ${PYJOULES_WHEEL.requirement} from PyPI (python3 -m pip download)`);
+    await run("python3", ["-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check", "--dest", tmp, PYJOULES_WHEEL.requirement]);
+    const got = path.join(tmp, PYJOULES_WHEEL.file);
+    if (!fs.existsSync(got)) throw new Error(`pip did not produce ${PYJOULES_WHEEL.file} (got: ${fs.readdirSync(tmp).join(", ")})`);
+    const sha = sha256File(got);
+    if (sha !== PYJOULES_WHEEL.sha256) throw new Error(`${PYJOULES_WHEEL.file} has sha256 ${sha}, expected ${PYJOULES_WHEEL.sha256}`);
+    fs.renameSync(got, target);
+    return target;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => (out += b.toString()));
+    child.stderr.on("data", (b: Buffer) => (out += b.toString()));
+    child.on("error", (e) => reject(new Error(`${cmd} ${args.join(" ")}: ${e.message}`)));
+    child.on("close", (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")} exited ${code}:\n${out.split("\n").slice(-15).join("\n")}`)),
+    );
+  });
+}
+
+function runBuild(distro: Distro, dir: string, wheel: string, log: (s: string) => void): Promise<void> {
   const root = vmCacheRoot();
   const logDir = path.join(root, "logs");
   fs.mkdirSync(logDir, { recursive: true });
@@ -117,6 +167,7 @@ function runBuild(distro: Distro, dir: string, log: (s: string) => void): Promis
     BUILD_SCRIPT,
     "--distro", distro,
     "--out", dir,
+    "--pyjoules-wheel", wheel,
     "--apt-cache", path.join(root, "apt-cache", distro),
     "--mirror", debianMirror(),
   ];
@@ -178,7 +229,8 @@ export async function ensureImage(
   const p = (async () => {
     if (!isComplete(dir)) {
       const t0 = Date.now();
-      await runBuild(distro, dir, log);
+      const wheel = await ensurePyJoulesWheel(log);
+      await runBuild(distro, dir, wheel, log);
       log(`[vm] ${distro} image ready in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     }
     return loadImage(distro, dir, hash);

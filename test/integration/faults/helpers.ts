@@ -1,7 +1,7 @@
 // Helpers for test/integration/faults.test.ts: host-state snapshots, timing table, programs.
 import { spawn } from "node:child_process";
 import { PyJoulesHost } from "../../../components/pyJoulesHost";
-import type { ConnectionArgs } from "../../../components/types";
+import type { ClientArgs, ConnectionArgs } from "../../../components/types";
 import { TEST_CLIENT_IMAGE, type Vm } from "../../vm";
 
 export const REMOTE_WRITE_URL = "http://collector.invalid:9090/api/v1/write";
@@ -59,13 +59,13 @@ export function vmConnection(vm: Vm, extra: Partial<ConnectionArgs> = {}): Conne
 }
 
 /** A fleet of PyJoulesHost components (the product), one per entry; outputs per host. */
-export function hostsProgram(hosts: Array<{ name: string; connection: ConnectionArgs }>) {
+export function hostsProgram(hosts: Array<{ name: string; connection: ConnectionArgs; client?: Partial<ClientArgs> }>) {
   return () => {
     const out: Record<string, unknown> = {};
     for (const h of hosts) {
       const host = new PyJoulesHost(h.name, {
         connection: h.connection,
-        client: { remoteWriteUrl: REMOTE_WRITE_URL, image: TEST_CLIENT_IMAGE },
+        client: { remoteWriteUrl: REMOTE_WRITE_URL, image: TEST_CLIENT_IMAGE, ...h.client },
         requireRapl: true,
       });
       out[`${h.name}Verified`] = host.verifiedProfile;

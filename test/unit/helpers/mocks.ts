@@ -34,7 +34,7 @@ export interface MockRun<T> {
   ofType(type: string): Registered[];
 }
 
-const QUOTED_ARGS = /'((?:[^']|'\\'')*)' '((?:[^']|'\\'')*)' '(yes|no)'$/;
+const QUOTED_ARGS = /'((?:[^']|'\\'')*)' '((?:[^']|'\\'')*)' '(yes|no)'(?: '\d+')?$/;
 
 /** What a healthy host prints: provision.sh's and attest.sh's JSON lines, consistent with the inputs. */
 export function healthyHostOutputs(type: string, inputs: any): Record<string, unknown> {
@@ -59,7 +59,9 @@ export function healthyHostOutputs(type: string, inputs: any): Record<string, un
       stdout: JSON.stringify({
         host: "h", container, running: true, apparmorProfile: profile, procAttrCurrent: `${profile} (enforce)`,
         privileged: false, addedCapabilities: 0, classPowercapReadOnly: true, devicesPowercapReadOnly: true,
-        raplZone: "intel-rapl:0", raplReadable: true, ok: true,
+        raplZone: "intel-rapl:0", raplReadable: true, raplEnergyIncreasing: true, raplEnergyDeltaUj: 12345678,
+        // The attestation's triggers carry the verified profile's sha256; a healthy host has that file installed.
+        profileSha256: inputs.triggers?.[1] ?? "", denials: { sources: "journal", since: 1764000000, count: 0, first: [] }, ok: true,
       }),
       stderr: "",
     };

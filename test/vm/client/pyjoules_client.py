@@ -1,0 +1,83 @@
+"""The VM suite's test client: the real pyJoules library (PyPI release, see image.ts) measuring RAPL.
+
+It discovers RAPL domains the way pyJoules does (RaplDevice.available_domains: /sys/class/powercap/
+intel-rapl/intel-rapl:N/name), then measures in a loop with pyJoules' EnergyMeter and logs one line per
+sample, e.g.
+
+    pyjoules-client: sample=3 domain=package_0 counter_uj=123456789 energy_uj=20001843 duration_s=2.000
+
+counter_uj is the raw counter pyJoules read at the end of the sample (it grows), energy_uj what pyJoules
+computed for the sample. After each good sample it touches HEARTBEAT, which the container healthcheck
+tests. Exit codes: 2 no RAPL domain, 3 asked to fail at start (PYJOULES_TEST_CLIENT_FAIL=start),
+1 RAPL could not be read.
+"""
+import os
+import sys
+import time
+
+from pyJoules.device.device_factory import DeviceFactory
+from pyJoules.device.rapl_device import RaplDevice
+from pyJoules.energy_meter import EnergyMeter
+from pyJoules.exception import NoSuchDeviceError
+
+HEARTBEAT = "/tmp/pyjoules-client.healthy"
+
+
+def log(message):
+    print("pyjoules-client: " + message, flush=True)
+
+
+def discover():
+    try:
+        domains = RaplDevice.available_domains()
+    except NoSuchDeviceError:
+        log("no RAPL domain found (pyJoules NoSuchDeviceError: /sys/class/powercap/intel-rapl is missing)")
+        sys.exit(2)
+    except OSError as e:
+        log("cannot read RAPL: %s" % e)
+        sys.exit(1)
+    if not domains:
+        log("no RAPL domain found (no intel-rapl:N zone with a package-N name)")
+        sys.exit(2)
+    return domains
+
+
+def measure_once(meter, devices, interval):
+    meter.start(tag="sample")
+    time.sleep(interval)
+    meter.stop()
+    sample = meter.get_trace()[0]
+    names = [str(d) for device in devices for d in device.get_configured_domains()]
+    counters = [value for device in devices for value in device.get_energy()]
+    return sample, dict(zip(names, counters))
+
+
+def main():
+    if os.environ.get("PYJOULES_TEST_CLIENT_FAIL") == "start":
+        log("failing at start as asked (PYJOULES_TEST_CLIENT_FAIL=start)")
+        sys.exit(3)
+    interval = float(os.environ.get("PYJOULES_TEST_SAMPLE_S", "2"))
+    domains = discover()
+    log("domains " + " ".join(str(d) for d in domains))
+    devices = DeviceFactory.create_devices(domains)
+    meter = EnergyMeter(devices)
+    n = 0
+    while True:
+        n += 1
+        try:
+            sample, counters = measure_once(meter, devices, interval)
+        except OSError as e:
+            log("cannot read RAPL: %s" % e)
+            sys.exit(1)
+        for domain, energy in sorted(sample.energy.items()):
+            log("sample=%d domain=%s counter_uj=%d energy_uj=%d duration_s=%.3f" % (n, domain, counters[domain], energy, sample.duration))
+        try:
+            with open(HEARTBEAT, "w") as f:
+                f.write("%d\n" % n)
+        except OSError as e:
+            if n == 1:
+                log("cannot write the heartbeat %s (a healthcheck on it will fail): %s" % (HEARTBEAT, e))
+
+
+if __name__ == "__main__":
+    main()
