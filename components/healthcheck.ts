@@ -3,15 +3,29 @@ import { HEALTHCHECK_DEFAULTS, healthcheckSchema } from "./schemas";
 
 type Healthcheck = z.output<typeof healthcheckSchema>;
 
+/**
+ * Whole seconds as Go's time.Duration prints them ("45s", "1m0s", "1h0m0s"): the docker provider reads
+ * the healthcheck back from the daemon in that form, so any other spelling ("60s") would show as a diff
+ * on every run.
+ */
+export function goDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
 /** The docker provider's `healthcheck` input: exec form (no shell), every duration explicit. */
 export function containerHealthcheck(h: Healthcheck | undefined) {
   if (h === undefined) return undefined;
   const c = { ...HEALTHCHECK_DEFAULTS, ...h };
   return {
     tests: ["CMD", ...c.command],
-    interval: `${c.intervalS}s`,
-    timeout: `${c.timeoutS}s`,
-    startPeriod: `${c.startPeriodS}s`,
+    interval: goDuration(c.intervalS),
+    timeout: goDuration(c.timeoutS),
+    startPeriod: goDuration(c.startPeriodS),
     retries: c.retries,
   };
 }

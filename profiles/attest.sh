@@ -64,7 +64,7 @@ STATE
 		"running healthy") return 0 ;;
 		"running unhealthy") die "client container $container is unhealthy (its healthcheck failed); last log lines: $(last_logs)" ;;
 		"running none") die "client container $container has no healthcheck to wait for" ;;
-		"running starting") [ "$restarts" = 0 ] || die "client container $container restarted $restarts times before it became healthy (last exit code $code); last log lines: $(last_logs)" ;;
+		"running starting") [ "$restarts" = 0 ] || die "client container $container exited and was restarted by Docker (restarts: $restarts) before it became healthy; last log lines: $(last_logs)" ;;
 		*) die "client container $container is $status (exit code $code) before it became healthy; last log lines: $(last_logs)" ;;
 		esac
 		[ "$(date +%s)" -lt "$deadline" ] ||

@@ -64,10 +64,12 @@ selinux_mode() {
 	case $mode in
 	Enforcing | Permissive) printf '%s' "$mode" ;;
 	*) if [ -d "$R/sys/fs/selinux" ]; then
+		# A kernel booted with apparmor=0 may bring up selinuxfs in permissive mode with no policy at
+		# all (Debian): that is SELinux only when enforcing or configured.
 		case $(cat "$R/sys/fs/selinux/enforce" 2>/dev/null || true) in
 		1) printf Enforcing ;;
-		0) printf Permissive ;;
-		*) printf 'mode unknown' ;;
+		0) [ ! -e "$R/etc/selinux/config" ] || printf Permissive ;;
+		*) [ ! -e "$R/etc/selinux/config" ] || printf 'mode unknown' ;;
 		esac
 	fi ;;
 	esac

@@ -426,3 +426,10 @@ describe("root program", () => {
     await expect(runWithMocks((o) => stackProgram(new pulumi.Config(), o), { config: typo })).rejects.toThrow(/client/);
   });
 });
+
+describe("healthcheck durations", () => {
+  it("are spelled as Go's time.Duration prints them (what the provider reads back)", async () => {
+    const { goDuration } = await import("../../components/healthcheck");
+    expect([0, 5, 59, 60, 61, 90, 3599, 3600, 3661].map(goDuration)).toEqual(["0s", "5s", "59s", "1m0s", "1m1s", "1m30s", "59m59s", "1h0m0s", "1h1m1s"]);
+  });
+});

@@ -630,6 +630,25 @@ describe.concurrent("provision.sh", () => {
         message: /^pyjoules: fakehost-1: AppArmor is not enabled, this host runs SELinux instead \(Enforcing\): Docker ignores apparmor=docker-pyjoules there and would run the container without this profile; use a host with AppArmor$/,
       },
       {
+        what: "apparmor=0 on a kernel that brings up selinuxfs without a policy (Debian): not called SELinux",
+        setup: (h) => {
+          h.write("/sys/module/apparmor/parameters/enabled", "N\n");
+          h.write("/sys/fs/selinux/enforce", "0");
+        },
+        run: (h) => h.provision(),
+        message: /: AppArmor is not enabled in the kernel \(\/sys\/module\/apparmor\/parameters\/enabled is 'N'\)$/,
+      },
+      {
+        what: "SELinux instead of AppArmor (permissive, configured in /etc/selinux/config)",
+        setup: (h) => {
+          h.write("/sys/module/apparmor/parameters/enabled", "N\n");
+          h.write("/sys/fs/selinux/enforce", "0");
+          h.write("/etc/selinux/config", "SELINUX=permissive\n");
+        },
+        run: (h) => h.provision(),
+        message: /: AppArmor is not enabled, this host runs SELinux instead \(Permissive\)/,
+      },
+      {
         what: "SELinux instead of AppArmor (getenforce: Permissive; AppArmor module present but off)",
         setup: (h) => {
           h.write("/sys/module/apparmor/parameters/enabled", "N\n");
@@ -1182,7 +1201,7 @@ describe.concurrent("attest.sh", () => {
       ["unhealthy", ["running starting 0 0", "running unhealthy 0 0"], /client container pyjoules is unhealthy \(its healthcheck failed\); last log lines: pyjoules-client: domains package_0\|pyjoules-client: failing at start as asked\|$/],
       ["exited at start", ["exited starting 3 0"], /client container pyjoules is exited \(exit code 3\) before it became healthy; last log lines: .*failing at start as asked/],
       ["restarting", ["restarting starting 3 1"], /client container pyjoules is restarting \(exit code 3\) before it became healthy/],
-      ["restarted by its policy, starting again", ["running starting 3 2"], /client container pyjoules restarted 2 times before it became healthy \(last exit code 3\)/],
+      ["restarted by its policy, starting again", ["running starting 3 2"], /client container pyjoules exited and was restarted by Docker \(restarts: 2\) before it became healthy; last log lines: .*failing at start as asked/],
       ["no healthcheck", ["running none 0 0"], /client container pyjoules has no healthcheck to wait for/],
       ["never healthy within the wait", ["running starting 0 0"], /client container pyjoules did not become healthy within 2 s \(health: starting\); last log lines: /],
     ] as const) {

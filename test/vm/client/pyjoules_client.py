@@ -11,9 +11,13 @@ computed for the sample. After each good sample it touches HEARTBEAT, which the 
 tests. Exit codes: 2 no RAPL domain, 3 asked to fail at start (PYJOULES_TEST_CLIENT_FAIL=start),
 1 RAPL could not be read.
 """
+import logging
 import os
 import sys
 import time
+
+# pyJoules warns at import that pynvml (NVIDIA) is missing; this client measures RAPL only.
+logging.getLogger().setLevel(logging.ERROR)
 
 from pyJoules.device.device_factory import DeviceFactory
 from pyJoules.device.rapl_device import RaplDevice
