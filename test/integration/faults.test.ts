@@ -325,6 +325,27 @@ describe("fail closed and converge on one trixie VM", () => {
     await emu.destroy();
   });
 
+  it("11: the SSH user cannot use docker (not in the docker group) -> fails closed, naming the user and the fix", async () => {
+    watch(() => vm);
+    await removeAll(vm);
+    const user = image.users.admin;
+    const before = await snapshot(vm);
+    // the emulator opens a fresh ssh login per command, so the group change applies to it at once
+    await vm.ssh(`sudo -n gpasswd -d ${user} docker`);
+    try {
+      const { ms, error } = await timeFailure(() => run(newEmulator(), hostsProgram([{ name: "nogroup", connection: vmConnection(vm) }])));
+      expectFailedRun(error, {
+        resource: "nogroup-profile-provision",
+        cause: new RegExp(`user ${user} cannot use the Docker daemon \\(permission denied on its socket\\), but the docker provider connects as ${user}: add ${user} to the docker group`),
+        hostname,
+      });
+      expect(await snapshot(vm)).toBe(before);
+      record("11", "SSH user not in the docker group (root's docker works)", ms, causeLine(error.message));
+    } finally {
+      await vm.ssh(`sudo -n gpasswd -a ${user} docker`);
+    }
+  });
+
   it("8: provisioning session killed mid-run -> host fully old or fully new; the next run converges", async () => {
     watch(() => vm);
     await removeAll(vm);
