@@ -3,6 +3,8 @@ import { HEALTHCHECK_DEFAULTS, healthcheckSchema } from "./schemas";
 
 type Healthcheck = z.output<typeof healthcheckSchema>;
 
+const withDefaults = (h: Healthcheck) => ({ ...HEALTHCHECK_DEFAULTS, ...h });
+
 /**
  * Whole seconds as Go's time.Duration prints them ("45s", "1m0s", "1h0m0s"): the docker provider reads
  * the healthcheck back from the daemon in that form, so any other spelling ("60s") would show as a diff
@@ -20,7 +22,7 @@ export function goDuration(seconds: number): string {
 /** The docker provider's `healthcheck` input: exec form (no shell), every duration explicit. */
 export function containerHealthcheck(h: Healthcheck | undefined) {
   if (h === undefined) return undefined;
-  const c = { ...HEALTHCHECK_DEFAULTS, ...h };
+  const c = withDefaults(h);
   return {
     tests: ["CMD", ...c.command],
     interval: goDuration(c.intervalS),
@@ -36,6 +38,6 @@ export function containerHealthcheck(h: Healthcheck | undefined) {
  */
 export function healthWaitSeconds(h: Healthcheck | undefined): number {
   if (h === undefined) return 0;
-  const c = { ...HEALTHCHECK_DEFAULTS, ...h };
+  const c = withDefaults(h);
   return c.startPeriodS + (c.intervalS + c.timeoutS) * (c.retries + 1) + 30;
 }

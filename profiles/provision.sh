@@ -103,8 +103,6 @@ case $docker_facts in
 esac
 case $docker_facts in
 *name=rootless*) die "root's docker talks to a rootless Docker daemon, and apparmor= is ignored by rootless Docker: use the system daemon" ;;
-esac
-case $docker_facts in
 *name=apparmor*) ;;
 *) die "docker info does not list apparmor among its security options: Docker would ignore apparmor=$name" ;;
 esac

@@ -16,7 +16,7 @@ import { Emulator, type RunResult } from "../emulator";
 import { clientUnderBaselineCommand, energyIncreasing, parseBaselineRun, parseClientSamples, type ClientSample } from "../posture/client";
 import { RAPL_ENERGY } from "../posture/probes";
 import { CONTAINER_NAME, emulatorConfig, NAMES, PROFILE_NAME, PROJECT, secs, type FleetOptions } from "../posture/fleet";
-import { MOBY_BASELINE_PROFILE, runMatrix, writePostureDoc } from "../posture/matrix";
+import { loadProfile, MOBY_BASELINE_PROFILE, runMatrix, unloadProfile, writePostureDoc } from "../posture/matrix";
 import { bootVm, ensureImage, tailLines, type Distro, type Vm } from "../vm";
 
 const ALL: readonly Distro[] = ["trixie", "bookworm"];
@@ -214,7 +214,7 @@ for (const distro of ALL) {
     step("4b the same pyJoules image under Docker's default confinement cannot read RAPL", async () => {
       // bookworm's Docker 20.10 neither masks nor denies powercap; current moby's docker-default does.
       const baseline = distro === "bookworm" ? MOBY_BASELINE_PROFILE : undefined;
-      if (baseline) await sh("sudo -n apparmor_parser -r -W 2>&1", renderDockerDefault({ name: baseline }));
+      if (baseline) await loadProfile(sh, renderDockerDefault({ name: baseline }));
       try {
         const r = parseBaselineRun(await sh(clientUnderBaselineCommand(baseline)));
         log(`pyJoules under ${baseline ?? "docker-default"}: exit ${r.exit}: ${r.log.split("\n").slice(-2).join(" | ")}`);
@@ -222,7 +222,7 @@ for (const distro of ALL) {
         expect([1, 2]).toContain(r.exit);
         expect(r.log).toMatch(/pyjoules-client: (no RAPL domain found|cannot read RAPL)/);
       } finally {
-        if (baseline) await sh(`printf 'profile %s {}\\n' ${baseline} | sudo -n apparmor_parser -R 2>&1 || true`);
+        if (baseline) await unloadProfile(sh, baseline);
       }
       // ...while ours, still running, keeps sampling
       expect(energyIncreasing(await clientSamples(2), "package_0")).toBe(true);

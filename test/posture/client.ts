@@ -1,6 +1,7 @@
 // The VM test client (test/vm/client/pyjoules_client.py: the real pyJoules library) as the tests see it:
 // its log lines parsed, and a run of the same image under a baseline profile that must not read RAPL.
 import { TEST_CLIENT_IMAGE } from "../vm";
+import { POWERCAP_MOUNTS } from "./matrix";
 
 export interface ClientSample {
   n: number;
@@ -28,15 +29,13 @@ export function energyIncreasing(samples: readonly ClientSample[], domain: strin
   return own.every((s, i) => s.energyUj > 0 && (i === 0 || s.counterUj > own[i - 1]!.counterUj));
 }
 
-const MOUNTS = "-v /sys/class/powercap:/sys/class/powercap:ro -v /sys/devices/virtual/powercap:/sys/devices/virtual/powercap:ro";
-
 /**
  * Runs the client image once, with both read-only powercap mounts, under Docker's default confinement
  * (`apparmor=<baselineProfile>` when given, default masking). Returns its exit code and log.
  */
 export function clientUnderBaselineCommand(baselineProfile?: string): string {
   const opt = baselineProfile ? ` --security-opt apparmor=${baselineProfile}` : "";
-  return `timeout 120 docker run --rm ${MOUNTS}${opt} -e PYJOULES_TEST_SAMPLE_S=0.5 ${TEST_CLIENT_IMAGE} 2>&1; echo "exit=$?"`;
+  return `timeout 120 docker run --rm ${POWERCAP_MOUNTS}${opt} -e PYJOULES_TEST_SAMPLE_S=0.5 ${TEST_CLIENT_IMAGE} 2>&1; echo "exit=$?"`;
 }
 
 /** The exit code and the client's lines from `clientUnderBaselineCommand`'s output. */

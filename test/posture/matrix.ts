@@ -24,7 +24,13 @@ export type Ssh = (command: string, stdin?: string) => Promise<string>;
 
 export const SEED_PROFILE = "docker-pyjoules-seed";
 export const MOBY_BASELINE_PROFILE = "docker-default-moby";
-const MOUNTS = "-v /sys/class/powercap:/sys/class/powercap:ro -v /sys/devices/virtual/powercap:/sys/devices/virtual/powercap:ro";
+/** `docker run` arguments: both powercap trees bind-mounted read-only, as the product mounts them. */
+export const POWERCAP_MOUNTS = "-v /sys/class/powercap:/sys/class/powercap:ro -v /sys/devices/virtual/powercap:/sys/devices/virtual/powercap:ro";
+
+/** Loads (or replaces) a profile on the host from its text. */
+export const loadProfile = (ssh: Ssh, text: string) => ssh("sudo -n apparmor_parser -r -W 2>&1", text);
+/** Unloads a profile by name; nothing happens when it is not loaded. */
+export const unloadProfile = (ssh: Ssh, name: string) => ssh(`printf 'profile %s {}\\n' ${name} | sudo -n apparmor_parser -R 2>&1 || true`);
 
 export interface Matrix {
   distro: string;
@@ -58,17 +64,13 @@ export async function runMatrix(
   const onHost = parseHostExists(rows, await ssh("sudo -n sh -s", hostExistsScript(rows)));
   const script = `echo "label|$(cat /proc/self/attr/current)"\n${probeScript(rows)}`;
 
-  if (opts.baselineProfile) {
-    await ssh("sudo -n apparmor_parser -r -W 2>&1", renderDockerDefault({ name: opts.baselineProfile }));
-  }
-  await ssh("sudo -n apparmor_parser -r -W 2>&1", renderSeedProfile(SEED_PROFILE));
+  if (opts.baselineProfile) await loadProfile(ssh, renderDockerDefault({ name: opts.baselineProfile }));
+  await loadProfile(ssh, renderSeedProfile(SEED_PROFILE));
   const run = async (dockerArgs: string) => splitLabel(await ssh(`docker run --rm -i ${dockerArgs} ${TEST_CLIENT_IMAGE} sh -s`, script));
-  const baseline = await run(`${MOUNTS}${opts.baselineProfile ? ` --security-opt apparmor=${opts.baselineProfile}` : ""}`);
-  const seed = await run(`${MOUNTS} --security-opt apparmor=${SEED_PROFILE} --security-opt systempaths=unconfined`);
+  const baseline = await run(`${POWERCAP_MOUNTS}${opts.baselineProfile ? ` --security-opt apparmor=${opts.baselineProfile}` : ""}`);
+  const seed = await run(`${POWERCAP_MOUNTS} --security-opt apparmor=${SEED_PROFILE} --security-opt systempaths=unconfined`);
   const ours = splitLabel(await ssh(`docker exec -i ${opts.ourContainer} sh -s`, script));
-  for (const p of [SEED_PROFILE, ...(opts.baselineProfile ? [opts.baselineProfile] : [])]) {
-    await ssh(`printf 'profile %s {}\\n' ${p} | sudo -n apparmor_parser -R 2>&1 || true`);
-  }
+  for (const p of [SEED_PROFILE, ...(opts.baselineProfile ? [opts.baselineProfile] : [])]) await unloadProfile(ssh, p);
   const [dockerVersion, kernel] = (await ssh("docker version --format '{{.Server.Version}}'; uname -r")).trim().split("\n");
 
   const res = (s: { body: string }): ProbeResult[] => parseProbeOutput(rows, s.body, onHost);
