@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import { z } from "zod";
-import { provisionCommand, removeCommand } from "../profiles/commands";
+import { provisionCommand, provisionStdin, removeCommand } from "../profiles/commands";
 import { sha256Hex } from "../profiles/render";
 import { resolveConnection } from "./connection";
 import { parseVerifiedProfile } from "./parse";
@@ -53,9 +53,11 @@ export class AppArmorProfile extends pulumi.ComponentResource {
       `${name}-provision`,
       {
         connection: connection.command,
+        // The scripts and the profile text travel on stdin (delete gets the same stdin); the command lines
+        // do not depend on the text, so a profile change is a change of stdin only.
         create: pulumi.all([profileName, requireRapl]).apply(([n, r]) => provisionCommand(n, r)),
         delete: profileName.apply(removeCommand),
-        stdin: text,
+        stdin: text.apply(provisionStdin),
         // Another host, port or profile name is another profile: replace, removing the old one first
         // so that a load/unload pair never unloads what was just loaded.
         triggers: [connection.host, connection.port, profileName],

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { z } from "zod";
-import { attestCommand } from "../profiles/commands";
+import { ATTEST_STDIN, attestCommand } from "../profiles/commands";
 import { DEFAULT_PROFILE_NAME, POWERCAP_PATHS, renderPyJoulesProfile } from "../profiles/render";
 import { AppArmorProfile } from "./appArmorProfile";
 import { resolveConnection } from "./connection";
@@ -131,18 +131,16 @@ export class PyJoulesHost extends pulumi.ComponentResource {
         hosts: [{ host: "host.docker.internal", ip: "host-gateway" }],
         logDriver: "json-file",
         logOpts: { ...LOG_OPTS },
-        healthcheck: health.apply(containerHealthcheck),
+        // Resolving to undefined leaves the optional input unset; @pulumi/docker 4.11 types it without `| undefined`.
+        healthcheck: health.apply(containerHealthcheck) as pulumi.Output<docker.types.input.ContainerHealthcheck>,
       },
       {
         parent: this,
         provider: dockerProvider,
         dependsOn: [appArmor],
-        // The container name is fixed on the host, so a replacement must remove the old container first.
+        // The container name is fixed on the host, so a replacement must remove the old container first (measured:
+        // create-first fails with "name … is already in use" and leaves the old container running).
         deleteBeforeReplace: true,
-        // The provider applies systempaths=unconfined client-side and reads back only apparmor=NAME; without
-        // this every `pulumi up` would see a changed (replace-forcing) securityOpts and replace the container.
-        // The attestation still checks the running container's profile on every change of the container.
-        ignoreChanges: ["securityOpts"],
       },
     );
 
@@ -154,6 +152,7 @@ export class PyJoulesHost extends pulumi.ComponentResource {
         create: pulumi
           .all([appArmor.profileName, container.name, requireRapl, health])
           .apply(([p, c, r, h]) => attestCommand(p, c, r, healthWaitSeconds(h))),
+        stdin: ATTEST_STDIN,
         // A profile change reloads the profile under the running container without replacing it: attest again.
         triggers: [container.id, appArmor.verified.apply((v) => v.sha256)],
         addPreviousOutputInEnv: false,

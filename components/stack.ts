@@ -54,9 +54,19 @@ export type StackConfig = z.infer<typeof stackConfigSchema>;
 
 export const CONFIG_KEYS = ["hosts", "ssh", "client", "profile", "requireRapl"] as const;
 
-/** Fleet arguments from a validated stack config; the key stays a secret Output. */
-export function fleetArgsFromConfig(raw: unknown, privateKey: pulumi.Output<string> | undefined): PyJoulesFleetArgs {
-  const c = parseOrThrow(stackConfigSchema, raw, "stack config");
+/** "hosts.0.host" as the user writes it in Pulumi.<stack>.yaml: "pulumi-pyjoules:hosts[0].host". */
+export function configKey(namespace: string, path: string): string {
+  const [key, ...rest] = path.split(".");
+  return `${namespace}:${key}${rest.map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join("")}`;
+}
+
+/**
+ * Fleet arguments from a validated stack config; the key stays a secret Output. An invalid config names each
+ * key as the user writes it (`pulumi-pyjoules:hosts`) and points at the documented example.
+ */
+export function fleetArgsFromConfig(raw: unknown, privateKey: pulumi.Output<string> | undefined, namespace = "pulumi-pyjoules"): PyJoulesFleetArgs {
+  const where = "stack config (every key is documented in Pulumi.example.yaml)";
+  const c = parseOrThrow(stackConfigSchema, raw, where, "", (p) => configKey(namespace, p));
   return {
     defaults: {
       connection: { ...c.ssh, privateKey },
@@ -80,6 +90,6 @@ export function stackProgram(config = new pulumi.Config(), opts?: pulumi.Compone
   const raw = Object.fromEntries(
     CONFIG_KEYS.map((k) => [k, config.getObject<unknown>(k)]).filter(([, v]) => v !== undefined),
   );
-  const fleet = new PyJoulesFleet("pyjoules", fleetArgsFromConfig(raw, config.getSecret("sshPrivateKey")), opts);
+  const fleet = new PyJoulesFleet("pyjoules", fleetArgsFromConfig(raw, config.getSecret("sshPrivateKey"), config.name), opts);
   return { verifiedProfiles: fleet.verifiedProfiles, attestations: fleet.attestations };
 }

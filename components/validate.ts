@@ -10,12 +10,22 @@ function valueAt(value: unknown, path: readonly PropertyKey[]): unknown {
   return v;
 }
 
-/** Parses `value` or throws one error naming where (component and host) and every bad field. */
-export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, where: string, prefix = ""): z.output<S> {
+/**
+ * Parses `value` or throws one error naming where (component and host) and every bad field. It is a
+ * pulumi.RunError: a user's input error, which the SDK reports as its message alone, without a stack trace.
+ * `label` spells a field's path as the user wrote it (e.g. a stack config key).
+ */
+export function parseOrThrow<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  where: string,
+  prefix = "",
+  label: (path: string) => string = (p) => p,
+): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
-    const path = [prefix, ...issue.path.map(String)].filter(Boolean).join(".");
+    const path = label([prefix, ...issue.path.map(String)].filter(Boolean).join("."));
     // The prefix counts too: a secret given as an Output is validated on its own, with a prefix such as
     // "connection.privateKey" or "client.env" and an issue path that no longer names the field.
     const hidden = [...prefix.split("."), ...issue.path.map(String)].some((k) => UNSHOWN.has(k));
@@ -23,7 +33,7 @@ export function parseOrThrow<S extends z.ZodType>(schema: S, value: unknown, whe
     const shown = hidden || got === undefined ? "" : ` (got ${JSON.stringify(got)})`;
     return `${path || "value"}: ${issue.message}${shown}`;
   });
-  throw new Error(`${where}: invalid ${problems.join("; ")}`);
+  throw new pulumi.RunError(`${where}: invalid ${problems.join("; ")}`);
 }
 
 /** True when `value` holds no Output or Promise anywhere, so it can be validated right now. */

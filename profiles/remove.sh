@@ -5,7 +5,11 @@
 #
 # Refuses while a running container is confined by the profile. Otherwise disables the boot-time
 # loader, unloads the profile and deletes its file. Removing twice is fine.
+#
+# Its stdin is not read: the components' delete gets the provision command's stdin (provision.sh and the
+# profile text after this script), so nothing here may consume or wait for it.
 set -eu
+exec </dev/null
 
 R=${PYJOULES_TEST_ROOT:-}
 PARSER=$R/sbin/apparmor_parser

@@ -1,17 +1,11 @@
 // npm run demo [-- --keep]
-// Boots a disposable Debian 13 VM (built on first use) and deploys one host to it end to end with the
-// root program: through the real Pulumi CLI (Automation API, local file backend) when `pulumi` and the
-// command/docker plugins are installed, otherwise through the in-process provider emulator. Prints which
-// path it took, the verified profile and the attestation, and how to ssh in. Stops the VM on exit
-// (Ctrl-C included) unless --keep.
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
-import { stackProgram } from "../components/stack";
-import { Emulator } from "./emulator";
-import { cliStack, realCliUnavailable } from "./posture/cli";
-import { emulatorConfig, PROJECT, secs } from "./posture/fleet";
+// Boots a disposable Debian 13 VM (built on first use) and deploys one host to it end to end with the root
+// program, exactly as `pulumi up` in a checkout runs it: the real Pulumi CLI, pulumi-language-nodejs and the
+// command/docker plugins (yours when your `pulumi` has both plugins, else the toolchain `npm run toolchain`
+// builds), a local file backend. Prints the verified profile and the attestation, and how to ssh in. Stops
+// the VM on exit (Ctrl-C included) unless --keep.
+import { EngineStack, requireEngine, rootProjectDir } from "./engine";
+import { plainConfig, PROJECT, secs } from "./posture/fleet";
 import { demoSummary } from "./demo-summary";
 import { ensureHostPackages, VM_NEEDS } from "./setup/host-packages";
 import { bootVm, ensureImage, type Vm } from "./vm";
@@ -48,24 +42,15 @@ async function main(): Promise<void> {
   console.log(`[demo] image ready in ${secs(Date.now() - t0)}: ${image.dir}`);
   vm = await bootVm(image, { log: (l) => console.log(`[demo] ${l}`) });
 
-  const why = realCliUnavailable();
-  let outputs: Record<string, unknown>;
+  console.log(`[demo] engine: ${requireEngine((l) => console.log(`[demo] ${l}`))}`);
+  const project = rootProjectDir();
+  const cli = await EngineStack.create({ project: PROJECT, stack: "demo", workDir: project.dir, echo: true });
+  await cli.setConfig(plainConfig(vm), { sshPrivateKey: vm.image.userKey });
   const t1 = Date.now();
-  if (!why) {
-    console.log("[demo] path: REAL Pulumi CLI (Automation API, inline root program, local file backend)");
-    const cli = await cliStack(vm, "demo");
-    const up = await cli.stack.up({ onOutput: (o) => process.stdout.write(o) });
-    outputs = Object.fromEntries(Object.entries(up.outputs).map(([k, v]) => [k, v.value]));
-    console.log(`[demo] state: ${cli.dir} (PULUMI_CONFIG_PASSPHRASE=pyjoules-test)`);
-  } else {
-    console.log(`[demo] path: provider EMULATOR (in-process; ${why})`);
-    const stateDir = fs.mkdtempSync(path.join(os.tmpdir(), "pyj-demo-"));
-    const emu = new Emulator({ stateFile: path.join(stateDir, "state.json"), log: (l) => console.log(`[emulator] ${l}`) });
-    const r = await emu.run(() => stackProgram(new pulumi.Config()), { project: PROJECT, stack: "demo", config: emulatorConfig(vm) });
-    outputs = r.outputs;
-    console.log(`[demo] steps: ${r.steps.map((s) => `${s.op} ${s.name}`).join(", ")}`);
-    console.log(`[demo] emulator state: ${path.join(stateDir, "state.json")}`);
-  }
+  console.log(`[demo] pulumi up of the root program (${project.dir} → this checkout's index.ts)`);
+  const up = await cli.up();
+  const outputs = up.outputs;
+  console.log(`[demo] state: ${cli.stateDir} (PULUMI_CONFIG_PASSPHRASE=pyjoules-test)`);
   console.log(`[demo] deployed in ${secs(Date.now() - t1)}`);
   console.log(`\n[demo] summary\n${demoSummary(outputs)}\n`);
   console.log("[demo] verifiedProfiles and attestations (full JSON):");

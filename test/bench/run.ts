@@ -1,5 +1,5 @@
 // `npm run bench`: fleet-scale construction under mocks (component vs raw resources) and, on a VM, the
-// remote cost and converge time of one host (ours via the provider emulator vs the seed's manual flow).
+// remote cost and converge time of one host (ours through the real Pulumi engine vs the seed's manual flow).
 // Every figure is measured in this run next to its baseline, interleaved, min/median/max over repeats.
 //
 //   npm run bench                          everything (10, 100, 1000 hosts; VM part, 3 repeats)
@@ -165,7 +165,7 @@ function vmPart(): Promise<VmResult> {
 function vmSection(lines: string[], v: VmResult) {
   const g = v.guest;
   lines.push(`## 2–3. One host on a VM: ${g.distro}, kernel ${g.kernel}, docker ${g.docker}${g.apparmor ? `, ${g.apparmor}` : ""}; QEMU TCG (no KVM), 2 vCPU`, "");
-  lines.push("Per repeat (order alternating): the seed's manual flow, then our first deploy → no-op deploy → profile change (+1 read path) → destroy through the provider emulator (fresh state), each side cleaned before the other runs.", "");
+  lines.push("Per repeat (order alternating): the seed's manual flow, then our first deploy → no-op deploy → profile change (+1 read path) → destroy through the real Pulumi engine and providers (fresh state), each side cleaned before the other runs.", "");
   const R = v.repeats;
   const row = (name: string, ms: number[], ssh: number[], cmds: number[], changes: string, ratio?: number[]) =>
     `| ${name} | ${fmt(stats(ms.map((x) => x / 1000)), 1, " s")} | ${ratio ? fmt(stats(ratio), 2) : "—"} | ${fmt(stats(ssh))} | ${fmt(stats(cmds))} | ${changes} |`;

@@ -2,17 +2,18 @@
 // noise hits both sides:
 //   - the seed's manual flow (its setup script's steps as one ssh session, then `docker run` with the
 //     seed's options as a second session; fresh connections, as a user would run them), then cleanup;
-//   - our stack program (components/stack.ts stackProgram, one host) through the provider emulator:
-//     first deploy, no-op deploy, profile change (one extra read path), destroy; emulator SSH counts.
+//   - our stack program (components/stack.ts stackProgram, one host) through the real Pulumi engine and
+//     providers (test/engine): first deploy, no-op deploy, profile change (one extra read path), destroy;
+//     SSH connections counted in the guest's sshd log (by client: Go = command provider, OpenSSH = docker).
 // Prints progress on stderr and one line `BENCH_JSON {...}` on stdout. Run by run.ts under
 // `flock /tmp/pyj-vm.lock` (one VM at a time on this machine).
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as os from "node:os";
 import * as path from "node:path";
+import * as pulumi from "@pulumi/pulumi";
 import { stackProgram } from "../../components/stack";
-import { Emulator, type RunResult } from "../emulator";
-import { bootVm, ensureImage, TEST_CLIENT_IMAGE, type Distro, type Vm } from "../vm";
+import { changed, EngineStack, requireEngine, type EngineRun } from "../engine";
+import { bootVm, ensureImage, sshdConnectionsSince, sshdDebugLogging, sshdMark, TEST_CLIENT_IMAGE, type Distro, type Vm } from "../vm";
 
 const args = process.argv.slice(2);
 const opt = (name: string, dflt: string) => {
@@ -26,8 +27,6 @@ const URL = "http://host.docker.internal:9/api/v1/write";
 const MANUAL_NAME = "pyjoules-manual";
 const EXTRA_READ_PATH = "/sys/devices/system/cpu/**";
 const log = (s: string) => process.stderr.write(`[vm-bench] ${s}\n`);
-const emuLogFile = path.join(os.tmpdir(), `pyj-bench-emulator-${process.pid}.log`);
-const emuLog = (l: string) => fs.appendFileSync(emuLogFile, `${l}\n`);
 
 // The seed's profile: the committed copy (the working tree may be mid-edit by someone else).
 function seedProfile(): string {
@@ -78,51 +77,50 @@ async function manualFlow(vm: Vm, profile: string) {
   return { setupMs: t1 - t0, runMs: t2 - t1, totalMs: t2 - t0, sshSessions: 2, remoteCommands: 2 };
 }
 
-function count(r: RunResult) {
-  let sshSessions = 0;
-  let remoteCommands = 0;
-  for (const c of Object.values(r.perHost)) {
-    sshSessions += c.sshSessions;
-    remoteCommands += c.remoteCommands;
-  }
-  const changes = r.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}${s.changedKeys ? ` [${s.changedKeys.join(",")}]` : ""}`);
-  return { sshSessions, remoteCommands, changes };
+/** One engine operation, timed, with the SSH connections it opened (guest sshd log). */
+async function measured(vm: Vm, op: () => Promise<EngineRun>) {
+  const mark = await sshdMark(vm);
+  const t0 = now();
+  const r = await op();
+  const ms = now() - t0;
+  const ssh = await sshdConnectionsSince(vm, mark);
+  return { ms, sshSessions: ssh.total, byClient: ssh.byClient, changes: changed(r) };
 }
 
 async function ours(vm: Vm, withChange: boolean) {
-  const emu = new Emulator({ log: emuLog });
-  const config = (extra: boolean): Record<string, string> => ({
-    [`${PROJECT}:hosts`]: JSON.stringify([{ name: "vm", host: vm.host, port: vm.port, hostKey: vm.image.hostKey }]),
-    [`${PROJECT}:ssh`]: JSON.stringify({ user: vm.user }),
-    [`${PROJECT}:client`]: JSON.stringify({ remoteWriteUrl: URL, image: TEST_CLIENT_IMAGE }),
-    [`${PROJECT}:sshPrivateKey`]: vm.image.userKey,
-    ...(extra ? { [`${PROJECT}:profile`]: JSON.stringify({ extraReadPaths: [EXTRA_READ_PATH] }) } : {}),
-  });
-  const run = async (extra: boolean) => {
-    const t0 = now();
-    const r = await emu.run(() => stackProgram(), { project: PROJECT, stack: "bench", config: config(extra) });
-    return { ms: now() - t0, ...count(r) };
-  };
+  const stack = await EngineStack.create({ project: PROJECT, stack: "bench", program: async () => stackProgram(new pulumi.Config()) });
+  const setConfig = (extra: boolean) =>
+    stack.setConfig(
+      {
+        hosts: [{ name: "vm", host: vm.host, port: vm.port, hostKey: vm.image.hostKey }],
+        ssh: { user: vm.user },
+        client: { remoteWriteUrl: URL, image: TEST_CLIENT_IMAGE },
+        ...(extra ? { profile: { extraReadPaths: [EXTRA_READ_PATH] } } : {}),
+      },
+      { sshPrivateKey: vm.image.userKey },
+    );
+  const run = async (extra: boolean) => (await setConfig(extra), measured(vm, () => stack.up()));
   try {
     const first = await run(false);
     const noop = await run(false);
     const change = withChange ? await run(true) : undefined;
-    const t0 = now();
-    const d = await emu.destroy();
-    const destroy = { ms: now() - t0, ...count(d) };
+    const destroy = await measured(vm, () => stack.destroy());
     return { first, noop, change, destroy };
   } catch (e) {
-    await emu.destroy().catch(() => undefined);
+    await stack.destroy().catch(() => undefined);
     throw e;
+  } finally {
+    await stack.cleanup();
   }
 }
 
 async function main() {
-  log(`emulator log: ${emuLogFile}`);
+  log(`engine: ${requireEngine(log)}`);
   const image = await ensureImage(DISTRO, log);
   const tBoot = now();
   const vm = await bootVm(image, { log });
   const bootMs = now() - tBoot;
+  await sshdDebugLogging(vm);
   try {
     const facts = (await vm.ssh(
       ". /etc/os-release; echo \"$PRETTY_NAME\"; uname -r; docker version -f '{{.Server.Version}}'; /sbin/apparmor_parser --version 2>&1 | head -1",

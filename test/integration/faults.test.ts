@@ -1,29 +1,19 @@
-// Fault suite (issue 5, "Fail closed" + "Converge after interruption") against real trixie VMs.
+// Fault suite against real trixie VMs, through the REAL Pulumi engine and providers (test/engine).
 //
-// One VM serves cases 2-9 (state restored between cases); a second boot with apparmor=0 serves case 1.
-// The product is driven either as the PyJoulesHost component through the provider emulator (where the
+// One VM serves cases 2-11 (state restored between cases); a second boot with apparmor=0 serves case 1.
+// The product is driven either as PyJoulesHost components in an inline program run by `pulumi up` (where the
 // component's behaviour matters: nothing started, the error names host and cause) or with the exact
-// command lines of profiles/commands.ts over ssh (stdin = profile text).
-//
-// Case 5 and `pulumi up --continue-on-error`: the emulator reproduces the engine's default behaviour:
-// after the first failed step nothing new is started, steps already running finish, no deletions run.
-// In a two-host fleet the dead host's provisioning command fails within its dial limits; the healthy
-// host's provisioning command (already running) completes and verifies, but its container, registered
-// later, is not created in that run (the host is consistent: profile verified, no container). With
-// `pulumi up --continue-on-error` (Pulumi >= 3.113) the engine keeps executing every step that does not
-// depend on a failed resource: the healthy host gets its profile, container and attestation in the same
-// run, only the dead host's container/attestation are skipped, and the command still exits non-zero
-// naming the failed resource. The emulator has no such mode; the test shows the equivalent by re-running
-// the healthy host, which converges.
+// command lines and stdin of profiles/commands.ts over ssh (cases 3, 8, 9: the host script's own guarantees).
+// Every failure's error diagnostic is printed as `pulumi up` printed it, for the closing table.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { dockerSshOpts } from "../../components/dockerSsh";
-import { provisionCommand, removeCommand } from "../../profiles/commands";
+import { provisionInvocation, removeInvocation } from "../../profiles/commands";
 import { DEFAULT_PROFILE_NAME, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
-import { Emulator, EmulatorRunError, type RunResult } from "../emulator";
+import { EngineRunError, EngineStack, errorLines, requireEngine, type EngineRun } from "../engine";
 import { TEST_CLIENT_HEALTHCHECK } from "../posture/fleet";
 import { bootVm, ensureImage, freeLoopbackPort, sshOptions, tailLines, type Vm, type VmImage } from "../vm";
 import {
@@ -45,29 +35,43 @@ const RACE = "pyj-faults-race";
 const INTERRUPT = "pyj-faults-int";
 const STATE_DIR = "/var/lib/pulumi-pyjoules";
 const CONTAINERS_DIR = "/etc/apparmor.d/containers";
-const log = (l: string) => {
-  if (process.env.PYJOULES_FAULTS_VERBOSE) console.log(`[emulator] ${l}`);
-};
 const suiteStart = performance.now();
 
 let image: VmImage;
 let keyDir: string;
 let stackNo = 0;
-/** One emulator = one stack: its runs keep the same URNs (so a re-run updates instead of replacing). */
-const stackRuns = new WeakMap<Emulator, string>();
-const newEmulator = () => {
-  const emu = new Emulator({ log });
-  stackRuns.set(emu, `s${++stackNo}`);
-  return emu;
-};
-const run = (emu: Emulator, program: () => unknown) => emu.run(program, { project: PROJECT, stack: stackRuns.get(emu)! });
+const stacks: EngineStack[] = [];
+/** A new stack (project PROJECT) running `program` through the real engine. */
+async function newStack(program: () => unknown): Promise<EngineStack> {
+  const s = await EngineStack.create({ project: PROJECT, stack: `s${++stackNo}`, program: async () => program() as Record<string, unknown> });
+  stacks.push(s);
+  return s;
+}
+/** `pulumi up` of `program` on `stack` (the same stack keeps its state: a re-run updates, never duplicates). */
+const upWith = (stack: EngineStack, program: () => unknown) => stack.up({ program: async () => program() as Record<string, unknown> });
+/** `pulumi up` with flags on a fresh stack. */
+const upWithFlags = async (program: () => unknown, flags: { continueOnError?: boolean }) =>
+  (await newStack(program)).up({ ...flags, program: async () => program() as Record<string, unknown> });
+/** "Running Profile StartedAt" of the client container on the host. */
+const attestedOnHost = async (vm: Vm) =>
+  (await vm.ssh(`docker inspect -f '{{.State.Running}} {{.AppArmorProfile}} {{.State.StartedAt}}' ${CONTAINER}`, { allowFail: true })).stdout.trim();
+/** `pulumi up` that must fail: the partial run, the error as printed, and how long it took. */
+async function failingUp(program: () => unknown, on?: EngineStack): Promise<{ ms: number; error: EngineRunError; stack: EngineStack }> {
+  const stack = on ?? (await newStack(program));
+  const { ms, error } = await timeFailure(() => upWith(stack, program));
+  expect(error).toBeInstanceOf(EngineRunError);
+  console.log(`[faults] pulumi up printed:\n  ${errorLines((error as EngineRunError).run).join("\n  ")}`);
+  return { ms, error: error as EngineRunError, stack };
+}
 
 beforeAll(async () => {
+  requireEngine();
   image = await ensureImage("trixie");
   keyDir = fs.mkdtempSync(path.join(os.tmpdir(), "pyj-faults-keys-"));
   process.env.PULUMI_PYJOULES_SSH_DIR = keyDir; // the docker path's key file, not in $HOME
 });
-afterAll(() => {
+afterAll(async () => {
+  for (const st of stacks) await st.cleanup();
   if (keyDir) fs.rmSync(keyDir, { recursive: true, force: true });
   console.log(`\nFault suite: time to fail per case (total ${((performance.now() - suiteStart) / 1000).toFixed(0)} s)`);
   console.table(timings);
@@ -80,14 +84,17 @@ function watch(vm: () => Vm | undefined) {
   });
 }
 
-/** Provision over ssh with the exact command line; stdin = profile text. */
-const provision = (vm: Vm, name: string, text: string, allowFail = true) =>
-  vm.ssh(provisionCommand(name, true), { stdin: text, allowFail, timeoutMs: 240_000 });
+/** Provision over ssh with the exact command line and stdin the component sends. */
+const provision = (vm: Vm, name: string, text: string, allowFail = true) => {
+  const inv = provisionInvocation(name, true, text);
+  return vm.ssh(inv.command, { stdin: inv.stdin, allowFail, timeoutMs: 240_000 });
+};
 
 async function removeAll(vm: Vm): Promise<void> {
   await vm.ssh(`docker rm -f ${CONTAINER} >/dev/null 2>&1 || true`, { allowFail: true });
   for (const n of [PROFILE, RACE, INTERRUPT]) {
-    const r = await vm.ssh(removeCommand(n), { allowFail: true });
+    const inv = removeInvocation(n);
+    const r = await vm.ssh(inv.command, { stdin: inv.stdin, allowFail: true });
     expect(r.code, `remove ${n}: ${r.stderr}`).toBe(0);
   }
 }
@@ -100,20 +107,23 @@ async function fileState(vm: Vm, name: string) {
   return { file, stamp, loaded: loaded === "1", kernelHash, leftovers: Number(leftovers) };
 }
 
-function expectFailedRun(err: Error, { resource, cause, hostname }: { resource: string; cause: RegExp; hostname?: string }) {
-  expect(err).toBeInstanceOf(EmulatorRunError);
-  expect(err.message).toContain(resource);
+/** The failed resource is named, the host's cause line is there, and no container step ran. */
+function expectFailedRun(err: EngineRunError, { resource, cause, hostname }: { resource: string; cause: RegExp; hostname?: string }) {
+  const r: EngineRun = err.run;
+  const printed = errorLines(r).join("\n");
+  expect(r.errors.map((e) => e.name)).toContain(resource);
   if (hostname) {
-    // the cause as the host printed it (the message also echoes the command, i.e. the script source)
-    const said = err.message.split("\n").filter((l) => l.startsWith(`pyjoules: ${hostname}: `));
-    expect(said.length, err.message.slice(-1500)).toBeGreaterThan(0);
+    const said = printed.split("\n").filter((l) => l.startsWith(`pyjoules: ${hostname}: `));
+    expect(said.length, printed.slice(-1500)).toBeGreaterThan(0);
     expect(said.join("\n")).toMatch(cause);
   } else {
-    expect(err.message).toMatch(cause);
+    expect(printed).toMatch(cause);
   }
-  const r = (err as EmulatorRunError).result as RunResult;
+  // the error is short: no script source, no stack trace
+  expect(printed.length, printed).toBeLessThan(2500);
+  expect(printed).not.toMatch(/\n\s+at .*\(.*:\d+:\d+\)/);
   // nothing was started on the docker side
-  expect(r.steps.filter((s) => s.type === "docker:index/container:Container" && !s.error)).toEqual([]);
+  expect(r.steps.filter((s) => s.type === "docker:index/container:Container" && s.op !== "same" && !s.failed)).toEqual([]);
 }
 
 describe("fail closed and converge on one trixie VM", () => {
@@ -135,10 +145,7 @@ describe("fail closed and converge on one trixie VM", () => {
     watch(() => vm);
     await removeAll(vm);
     const before = await snapshot(vm);
-    const emu = newEmulator();
-    const { ms, error } = await timeFailure(() =>
-      run(emu, hostsProgram([{ name: "pw", connection: vmConnection(vm, { user: image.users.passwordSudo }) }])),
-    );
+    const { ms, error } = await failingUp(hostsProgram([{ name: "pw", connection: vmConnection(vm, { user: image.users.passwordSudo }) }]));
     expectFailedRun(error, { resource: "pw-profile-provision", cause: /user pyjpw needs passwordless sudo \(sudo -n cannot prompt for a password\)/, hostname });
     expect(ms).toBeLessThan(10_000);
     expect(await snapshot(vm)).toBe(before);
@@ -152,8 +159,7 @@ describe("fail closed and converge on one trixie VM", () => {
     const before = await snapshot(vm);
     await vm.ssh(`sudo -n mv ${parser} ${parser}.faults-away`);
     try {
-      const emu = newEmulator();
-      const { ms, error } = await timeFailure(() => run(emu, hostsProgram([{ name: "noparser", connection: vmConnection(vm) }])));
+      const { ms, error } = await failingUp(hostsProgram([{ name: "noparser", connection: vmConnection(vm) }]));
       expectFailedRun(error, {
         resource: "noparser-profile-provision",
         cause: /\/sbin\/apparmor_parser is missing: Docker would silently run the container unconfined/,
@@ -177,13 +183,11 @@ describe("fail closed and converge on one trixie VM", () => {
       expect(wrongKey).toMatch(/^ssh-ed25519 /);
       const before = await snapshot(vm);
 
-      // remote.Command path (emulator = OpenSSH with the pinned key, like x/crypto's FixedHostKey)
-      const emu = newEmulator();
-      const { ms, error } = await timeFailure(() =>
-        run(emu, hostsProgram([{ name: "mitm", connection: vmConnection(vm, { hostKey: wrongKey, dialErrorLimit: 1, perDialTimeout: 10 }) }])),
+      // remote.Command path (pulumi-resource-command pins the key with x/crypto's FixedHostKey)
+      const { ms, error } = await failingUp(
+        hostsProgram([{ name: "mitm", connection: vmConnection(vm, { hostKey: wrongKey, dialErrorLimit: 1, perDialTimeout: 10 }) }]),
       );
-      expectFailedRun(error, { resource: "mitm-profile-provision", cause: /Host key verification failed|host key/i });
-      expect(error.message).toContain(`Host key for [127.0.0.1]:${vm.port} has changed`);
+      expectFailedRun(error, { resource: "mitm-profile-provision", cause: /host key mismatch/i });
       expect(await snapshot(vm)).toBe(before);
       record("6", "host key mismatch, remote.Command (dialErrorLimit 1)", ms, causeLine(error.message));
 
@@ -208,11 +212,11 @@ describe("fail closed and converge on one trixie VM", () => {
     watch(() => vm);
     await removeAll(vm);
     const before = await snapshot(vm);
-    const emu = newEmulator();
     const program = hostsProgram([{ name: "nodocker", connection: vmConnection(vm) }]);
+    const stack = await newStack(program);
     await vm.ssh("sudo -n systemctl stop docker.socket docker.service");
     try {
-      const { ms, error } = await timeFailure(() => run(emu, program));
+      const { ms, error } = await failingUp(program, stack);
       expectFailedRun(error, { resource: "nodocker-profile-provision", cause: /docker info failed \(is the Docker daemon running\?\)/, hostname });
       const after = (await snapshot(vm)).replace(/\[containers\][\s\S]*$/, "");
       expect(after).toBe(before.replace(/\[containers\][\s\S]*$/, ""));
@@ -222,7 +226,7 @@ describe("fail closed and converge on one trixie VM", () => {
       await vm.waitForDocker();
     }
     expect(await snapshot(vm)).toBe(before);
-    const r = await run(emu, program);
+    const r = await upWith(stack, program);
     const v = r.outputs.nodockerVerified as { sha256: string; mode: string };
     expect(v.sha256).toBe(sha256Hex(renderPyJoulesProfile()));
     expect(v.mode).toBe("enforce");
@@ -236,7 +240,8 @@ describe("fail closed and converge on one trixie VM", () => {
     const base = await fileState(vm, PROFILE);
     if (!base.loaded || base.stamp !== sha256Hex(renderPyJoulesProfile())) {
       await removeAll(vm);
-      await run(newEmulator(), hostsProgram([{ name: "base", connection: vmConnection(vm) }]));
+      const base = hostsProgram([{ name: "base", connection: vmConnection(vm) }]);
+      await upWith(await newStack(base), base);
     }
     const ctr = async () =>
       (await vm.ssh(`docker inspect -f '{{.State.Running}} {{.AppArmorProfile}} {{.State.StartedAt}}' ${CONTAINER} && docker exec ${CONTAINER} cat /proc/1/attr/current`)).stdout.trim();
@@ -272,57 +277,54 @@ describe("fail closed and converge on one trixie VM", () => {
     watch(() => vm);
     await removeAll(vm);
     const closedPort = await freeLoopbackPort();
-    const emu = newEmulator();
     const good = { name: "vmhost", connection: vmConnection(vm) };
     const dead = {
       name: "deadhost",
       connection: { ...vmConnection(vm), port: closedPort, dialErrorLimit: 1, perDialTimeout: 2 },
     };
-    // the dead host alone: its own time to fail (2 dials of <= 2 s plus backoff and ssh start-up)
-    const alone = await timeFailure(() => run(newEmulator(), hostsProgram([dead])));
-    expect(alone.error.message).toMatch(new RegExp(`after 1 failed attempts: .*127\\.0\\.0\\.1.*port ${closedPort}`, "s"));
-    expect(alone.ms).toBeLessThan(10_000);
+    const refused = new RegExp(`after 1 failed attempts: .*127\\.0\\.0\\.1:${closedPort}.*connection refused`, "is");
+    // the dead host alone: its own time to fail (1 dial of <= 2 s)
+    const alone = await failingUp(hostsProgram([dead]));
+    expectFailedRun(alone.error, { resource: "deadhost-profile-provision", cause: refused });
+    expect(alone.ms).toBeLessThan(30_000);
     record("5", "dead host alone (127.0.0.1:closed port, dialErrorLimit 1, perDialTimeout 2)", alone.ms, causeLine(alone.error.message));
-    // in the fleet the run ends once the healthy host's in-flight provisioning has finished too
-    const { ms, error } = await timeFailure(() => run(emu, hostsProgram([good, dead])));
-    expect(error).toBeInstanceOf(EmulatorRunError);
-    expect(error.message).toContain("deadhost-profile-provision");
-    expect(error.message).toMatch(new RegExp(`after 1 failed attempts: .*127\\.0\\.0\\.1.*port ${closedPort}`, "s"));
-    expect(error.message).toContain("Connection refused");
-    expect(ms).toBeLessThan(120_000);
-    const result = (error as EmulatorRunError).result as RunResult;
-    const steps = result.steps.map((s) => `${s.op} ${s.name}${s.error ? " ERROR" : ""}`);
-    console.log(`case 5 partial run steps: ${JSON.stringify(steps)}`);
+    // both hosts, plain `pulumi up`: the engine starts nothing new after the failure; in-flight steps finish
+    const fleet = hostsProgram([good, dead]);
+    const { ms, error } = await failingUp(fleet);
+    expectFailedRun(error, { resource: "deadhost-profile-provision", cause: refused });
+    console.log(`case 5 partial run steps: ${JSON.stringify(error.run.steps.map((s) => `${s.op} ${s.name}${s.failed ? " FAILED" : ""}`))}`);
     // the VM host is consistent after the partial run: either untouched or fully provisioned, no container
     const st = await fileState(vm, PROFILE);
     expect(st.leftovers).toBe(0);
     if (st.file) expect([st.stamp, st.loaded]).toEqual([st.file, true]);
     else expect([st.stamp, st.loaded]).toEqual(["", false]);
-    record("5", "two-host fleet run (VM + dead host), until the run failed", ms, causeLine(error.message));
-    // the healthy host converges (what --continue-on-error would have done in the same run)
-    const r = await run(emu, hostsProgram([good]));
-    expect(r.outputs.vmhostAttestation).toMatchObject({ ok: true, running: true });
-    expect((r.outputs.vmhostVerified as { sha256: string }).sha256).toBe(sha256Hex(renderPyJoulesProfile()));
-    await emu.destroy();
-    expect((await vm.ssh(`docker ps -aq --filter name=^/${CONTAINER}$`)).stdout.trim()).toBe("");
+    record("5", "two-host fleet, pulumi up (VM + dead host), until the run failed", ms, causeLine(error.message));
+    // `pulumi up --continue-on-error`: the healthy host converges in the same run, which still fails
+    const t0 = performance.now();
+    const cont = await timeFailure(() => upWithFlags(fleet, { continueOnError: true }));
+    const run = (cont.error as EngineRunError).run;
+    expect(run.errors.map((e) => e.name)).toContain("deadhost-profile-provision");
+    expect(run.steps.filter((s) => s.name.startsWith("vmhost-") && s.failed)).toEqual([]);
+    const att = await attestedOnHost(vm);
+    expect(att).toMatch(new RegExp(`^true ${PROFILE} `));
+    record("5", "the same fleet, pulumi up --continue-on-error", performance.now() - t0, "vmhost converged and attested; deadhost failed; exit non-zero");
+    await removeAll(vm);
   });
 
   it("10: a client that dies at start fails the deploy with its last log lines; fixed, the next run converges", async () => {
     watch(() => vm);
     await removeAll(vm);
-    const emu = newEmulator();
     const broken = { healthcheck: TEST_CLIENT_HEALTHCHECK, env: { PYJOULES_TEST_CLIENT_FAIL: "start" } };
-    const { ms, error } = await timeFailure(() => run(emu, hostsProgram([{ name: "dies", connection: vmConnection(vm), client: broken }])));
-    expect(error).toBeInstanceOf(EmulatorRunError);
-    expect(error.message).toContain("dies-attest");
+    const { ms, error, stack } = await failingUp(hostsProgram([{ name: "dies", connection: vmConnection(vm), client: broken }]));
+    expect(error.run.errors.map((e) => e.name)).toContain("dies-attest");
     const said = error.message.split("\n").filter((l) => l.startsWith(`pyjoules: ${hostname}: `)).join("\n");
     expect(said).toMatch(/client container pyjoules-client (is (restarting|exited) \(exit code 3\)|exited and was restarted by Docker \(restarts: \d+\)) before it became healthy.*last log lines: .*failing at start as asked/);
     record("10", "client exits at start (healthcheck set)", ms, causeLine(error.message));
     // the same stack with a working client: the container is replaced and the host attests
-    const r = await run(emu, hostsProgram([{ name: "dies", connection: vmConnection(vm), client: { healthcheck: TEST_CLIENT_HEALTHCHECK } }]));
+    const r = await upWith(stack, hostsProgram([{ name: "dies", connection: vmConnection(vm), client: { healthcheck: TEST_CLIENT_HEALTHCHECK } }]));
     expect(r.outputs.diesAttestation).toMatchObject({ ok: true, running: true, raplEnergyIncreasing: true });
     expect((await vm.ssh(`docker inspect -f '{{.State.Health.Status}}' ${CONTAINER}`)).stdout.trim()).toBe("healthy");
-    await emu.destroy();
+    await stack.destroy();
   });
 
   it("11: the SSH user cannot use docker (not in the docker group) -> fails closed, naming the user and the fix", async () => {
@@ -330,10 +332,10 @@ describe("fail closed and converge on one trixie VM", () => {
     await removeAll(vm);
     const user = image.users.admin;
     const before = await snapshot(vm);
-    // the emulator opens a fresh ssh login per command, so the group change applies to it at once
+    // pulumi-resource-command opens a fresh ssh login per command, so the group change applies to it at once
     await vm.ssh(`sudo -n gpasswd -d ${user} docker`);
     try {
-      const { ms, error } = await timeFailure(() => run(newEmulator(), hostsProgram([{ name: "nogroup", connection: vmConnection(vm) }])));
+      const { ms, error } = await failingUp(hostsProgram([{ name: "nogroup", connection: vmConnection(vm) }]));
       expectFailedRun(error, {
         resource: "nogroup-profile-provision",
         cause: new RegExp(`user ${user} cannot use the Docker daemon \\(permission denied on its socket\\), but the docker provider connects as ${user}: add ${user} to the docker group`),
@@ -360,14 +362,14 @@ describe("fail closed and converge on one trixie VM", () => {
     // a separate, unmultiplexed ssh session we can kill
     const args = [
       ...sshOptions({ host: vm.host, port: vm.port, user: image.users.admin, keyPath: image.userKeyPath, knownHostsFile: vm.knownHostsPath }),
-      vm.host, "--", provisionCommand(INTERRUPT, true),
+      vm.host, "--", provisionInvocation(INTERRUPT, true, newText).command,
     ];
     const t0 = performance.now();
     const child = spawn("ssh", args, { stdio: ["pipe", "pipe", "pipe"] });
     let exited = false;
     const closed = new Promise<void>((r) => child.on("close", () => ((exited = true), r())));
     child.stdin.on("error", () => undefined);
-    child.stdin.end(newText);
+    child.stdin.end(provisionInvocation(INTERRUPT, true, newText).stdin);
     let killedAt = "";
     const deadline = Date.now() + 120_000;
     while (!exited && Date.now() < deadline) {
@@ -447,7 +449,7 @@ describe("fail closed with AppArmor disabled at boot (apparmor=0)", () => {
     const hostname = (await v.ssh("hostname")).stdout.trim();
     expect((await v.ssh("cat /sys/module/apparmor/parameters/enabled")).stdout.trim()).toBe("N");
     const before = await snapshot(v);
-    const { ms, error } = await timeFailure(() => run(newEmulator(), hostsProgram([{ name: "noaa", connection: vmConnection(v) }])));
+    const { ms, error } = await failingUp(hostsProgram([{ name: "noaa", connection: vmConnection(v) }]));
     expectFailedRun(error, { resource: "noaa-profile-provision", cause: /AppArmor is not enabled in the kernel/, hostname });
     expect(await snapshot(v)).toBe(before);
     record("1", "apparmor=0 on the kernel command line", ms, causeLine(error.message));

@@ -1,23 +1,19 @@
 // The lifecycle of the ROOT PROGRAM against a real target host, per distro, like Molecule:
-// converge -> idempotence -> change -> posture -> reboot -> destroy. The program runs in-process through
-// the provider emulator (test/emulator), which performs the command and docker providers' work on the VM.
+// converge -> idempotence -> refresh -> change -> posture -> reboot -> destroy, through the REAL Pulumi engine
+// and providers (Automation API, inline root program, local file backend; test/engine). SSH connections are
+// counted in the guest's own sshd log. A missing engine fails the suite, naming what is missing.
 //
 //   flock /tmp/pyj-vm.lock npx vitest run --project integration test/integration/lifecycle.test.ts
 //   PYJOULES_DISTROS=trixie ...   (only some distros; default: trixie then bookworm)
-import * as fs from "node:fs";
-import * as os from "node:os";
-import * as path from "node:path";
-import * as pulumi from "@pulumi/pulumi";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stackProgram } from "../../components/stack";
-import { attestCommand } from "../../profiles/commands";
+import { attestInvocation } from "../../profiles/commands";
 import { renderDockerDefault, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
-import { Emulator, type RunResult } from "../emulator";
+import { changed, refreshed, requireEngine, type EngineRun } from "../engine";
 import { clientUnderBaselineCommand, energyIncreasing, parseBaselineRun, parseClientSamples, type ClientSample } from "../posture/client";
 import { RAPL_ENERGY } from "../posture/probes";
-import { CONTAINER_NAME, emulatorConfig, NAMES, PROFILE_NAME, PROJECT, secs, type FleetOptions } from "../posture/fleet";
+import { CONTAINER_NAME, fleetStack, NAMES, PROFILE_NAME, secs, type FleetOptions, type FleetStack } from "../posture/fleet";
 import { loadProfile, MOBY_BASELINE_PROFILE, runMatrix, unloadProfile, writePostureDoc } from "../posture/matrix";
-import { bootVm, ensureImage, tailLines, type Distro, type Vm } from "../vm";
+import { bootVm, ensureImage, sshdConnectionsSince, sshdDebugLogging, sshdMark, tailLines, type Distro, type SshdConnections, type Vm } from "../vm";
 
 const ALL: readonly Distro[] = ["trixie", "bookworm"];
 const wanted = (process.env.PYJOULES_DISTROS ?? ALL.join(",")).split(",").map((s) => s.trim());
@@ -27,8 +23,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 for (const distro of ALL) {
   describe.skipIf(!wanted.includes(distro))(`lifecycle of the root program: ${distro}`, () => {
     let vm: Vm | undefined;
-    let emu: Emulator;
-    let tmp: string;
+    let cli: FleetStack | undefined;
     let failed = false;
     const timings: Array<[string, number]> = [];
     const log = (s: string) => console.log(`[lifecycle ${distro}] ${s}`);
@@ -39,10 +34,23 @@ for (const distro of ALL) {
     };
     const sh = async (cmd: string, stdin?: string) => (await get().ssh(cmd, { stdin })).stdout;
     const shTry = (cmd: string) => get().ssh(cmd, { allowFail: true });
-    const run = (o: FleetOptions = {}) =>
-      emu.run(() => stackProgram(new pulumi.Config()), { project: PROJECT, stack: distro, config: emulatorConfig(get(), o) });
-    const changed = (r: RunResult) => r.steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.name}${s.changedKeys ? ` [${s.changedKeys.join(",")}]` : ""}`);
-    const remoteCommands = (r: RunResult) => Object.values(r.perHost).reduce((n, h) => n + h.remoteCommands, 0);
+    const stack = () => {
+      if (!cli) throw new Error("no stack (the VM did not boot)");
+      return cli;
+    };
+    /** Sets the fleet config and runs `op`; also returns the SSH connections it opened (guest sshd log). */
+    const counted = async (what: string, op: () => Promise<EngineRun>): Promise<EngineRun & { ssh: SshdConnections }> => {
+      const mark = await sshdMark(get());
+      const r = await op();
+      const ssh = await sshdConnectionsSince(get(), mark);
+      log(`${what}: ${secs(r.ms)}; steps: ${changed(r).join("; ") || "none"}; ssh connections ${JSON.stringify(ssh)}`);
+      return { ...r, ssh };
+    };
+    const run = async (o: FleetOptions = {}, what = "up") => {
+      await stack().setFleet(o);
+      return counted(what, () => stack().up());
+    };
+    const outputs = (r: EngineRun) => r.outputs as { verifiedProfiles: Record<string, Record<string, unknown>>; attestations: Record<string, Record<string, unknown>> };
     const containerId = async () => (await sh(`docker inspect -f '{{.Id}}' ${CONTAINER_NAME}`)).trim();
     /** The client's pyJoules samples, waiting (bounded) until there are at least `min`. */
     const clientSamples = async (min: number) => {
@@ -71,13 +79,14 @@ for (const distro of ALL) {
       });
 
     beforeAll(async () => {
-      tmp = fs.mkdtempSync(path.join(os.tmpdir(), `pyj-lifecycle-${distro}-`));
-      emu = new Emulator({ stateFile: path.join(tmp, "state.json"), log: (l) => log(`[emulator] ${l}`) });
+      log(`engine: ${requireEngine(log)}`);
       const t0 = Date.now();
       const image = await ensureImage(distro);
       vm = await bootVm(image, { log });
       timings.push(["boot (image + qemu + ssh + docker)", Date.now() - t0]);
       log(`boot: ssh ${secs(vm.bootTimings.sshMs)}, docker ${secs(vm.bootTimings.dockerMs)}, total ${secs(Date.now() - t0)}`);
+      await sshdDebugLogging(vm);
+      cli = await fleetStack(vm, `lifecycle-${distro}`);
     });
 
     afterAll(async () => {
@@ -86,22 +95,28 @@ for (const distro of ALL) {
         const j = await vm.ssh("sudo -n journalctl -b --no-pager -n 60 -u docker -u 'pyjoules-apparmor@*' 2>&1; sudo -n dmesg | grep -i apparmor | tail -n 20", { allowFail: true, timeoutMs: 30_000 }).catch(() => undefined);
         if (j) console.log(`[lifecycle ${distro}] guest journal/dmesg:\n${j.stdout}${j.stderr}`);
       }
+      await cli?.cleanup();
       await vm?.stop();
       log(`timings:\n${timings.map(([n, ms]) => `  ${n.padEnd(40)} ${secs(ms)}`).join("\n")}`);
-      if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
     });
 
     step("1 converge: profile verified in enforce mode, attested, the client reads RAPL", async () => {
-      const r = await run();
-      log(`converge steps: ${changed(r).join("; ")}; per host ${JSON.stringify(r.perHost)}`);
-      const vp = (r.outputs.verifiedProfiles as Record<string, Record<string, unknown>>).vm!;
-      const att = (r.outputs.attestations as Record<string, Record<string, unknown>>).vm!;
+      const r = await run({}, "converge");
+      // provision + attest: one pulumi-resource-command connection each; the rest is the docker provider's ssh
+      expect(r.ssh.byClient.Go).toBe(2);
+      const vp = outputs(r).verifiedProfiles.vm!;
+      const att = outputs(r).attestations.vm!;
       log(`verifiedProfile ${JSON.stringify(vp)}`);
       log(`attestation ${JSON.stringify(att)}`);
       expect(vp).toMatchObject({ name: PROFILE_NAME, mode: "enforce", sha256: sha256Hex(renderPyJoulesProfile()), path: `/etc/apparmor.d/containers/${PROFILE_NAME}` });
       expect((await sh(`sudo -n sha256sum /etc/apparmor.d/containers/${PROFILE_NAME}`)).split(" ")[0]).toBe(vp.sha256);
       expect(att).toMatchObject({ ok: true, running: true, apparmorProfile: PROFILE_NAME, procAttrCurrent: `${PROFILE_NAME} (enforce)`, raplReadable: true, raplEnergyIncreasing: true, raplZone: "intel-rapl:0", privileged: false, addedCapabilities: 0, profileSha256: vp.sha256 });
       expect((await sh(`docker exec ${CONTAINER_NAME} cat ${RAPL_ENERGY}`)).trim()).toMatch(/^\d+$/);
+      // what the docker provider made of securityOpts [apparmor=…, systempaths=unconfined]
+      const hc = JSON.parse(await sh(`docker inspect -f '{{json .HostConfig}}' ${CONTAINER_NAME}`)) as { SecurityOpt: string[]; MaskedPaths: string[] | null; ReadonlyPaths: string[] | null; Privileged: boolean };
+      log(`HostConfig: SecurityOpt ${JSON.stringify(hc.SecurityOpt)}, MaskedPaths ${JSON.stringify(hc.MaskedPaths)}, ReadonlyPaths ${JSON.stringify(hc.ReadonlyPaths)}`);
+      expect(hc.SecurityOpt).toEqual([`apparmor=${PROFILE_NAME}`]);
+      expect([hc.MaskedPaths ?? [], hc.ReadonlyPaths ?? []]).toEqual([[], []]);
       // the client itself is the real pyJoules library: its log shows samples with rising energy
       const samples = await clientSamples(3);
       log(`pyJoules samples: ${JSON.stringify(samples.slice(-3))}`);
@@ -109,7 +124,8 @@ for (const distro of ALL) {
     });
 
     step("1b denials: the client produces none; a read of /proc/keys under the profile is reported", async () => {
-      const attest = async () => JSON.parse((await get().ssh(attestCommand(PROFILE_NAME, CONTAINER_NAME, true))).stdout) as { ok: boolean; denials: { count: number; first: { operation: string; name: string }[]; sources: string } };
+      const inv = attestInvocation(PROFILE_NAME, CONTAINER_NAME, true);
+      const attest = async () => JSON.parse((await get().ssh(inv.command, { stdin: inv.stdin })).stdout) as { ok: boolean; denials: { count: number; first: { operation: string; name: string }[]; sources: string } };
       const clean = await attest();
       log(`denials before: ${JSON.stringify(clean.denials)}`);
       expect(clean.ok).toBe(true);
@@ -127,28 +143,45 @@ for (const distro of ALL) {
       expect(after.denials.first).toContainEqual(expect.objectContaining({ name: "/proc/keys" }));
     });
 
-    step("2 idempotence: a second run executes zero remote commands and changes nothing", async () => {
-      const r = await run();
+    step("2 idempotence: preview --diff and a second up change nothing and open no SSH connection", async () => {
+      const preview = await counted("preview --diff", () => stack().preview({ diff: true }));
+      expect(changed(preview)).toEqual([]);
+      expect(preview.ssh.total).toBe(0);
+      const r = await counted("up --expect-no-changes", () => stack().up({ expectNoChanges: true }));
       expect(changed(r)).toEqual([]);
       expect(r.steps.every((s) => s.op === "same")).toBe(true);
-      expect(remoteCommands(r)).toBe(0);
-      expect(r.perHost).toEqual({});
+      expect(r.ssh.total).toBe(0);
+    });
+
+    step("2b refresh of an unchanged host changes nothing; the next preview is clean", async () => {
+      const r = await counted("refresh", () => stack().refresh());
+      log(`refresh summary: ${JSON.stringify(r.changes)}; state changed by the read: ${JSON.stringify(refreshed(r))}`);
+      // the docker provider reads the container back (its ssh); remote.Command has no Read (no Go connection)
+      expect(r.ssh.byClient.Go ?? 0).toBe(0);
+      // what a read may rewrite in state is the container's own read-back; it must not turn into a planned change
+      expect(refreshed(r).filter((x) => !x.startsWith(`${NAMES.container} `))).toEqual([]);
+      const after = await counted("preview after refresh", () => stack().preview({ diff: true }));
+      expect(changed(after)).toEqual([]);
     });
 
     step("3a change a client setting: only the container (and its attestation) change", async () => {
       const before = await containerId();
-      const r = await run({ client: { logLevel: "DEBUG" } });
-      log(`client change: ${changed(r).join("; ")}`);
-      const ops = r.steps.filter((s) => s.op !== "same");
-      expect(ops.map((s) => s.name).sort()).toEqual([NAMES.attest, NAMES.container].sort());
-      expect(ops.find((s) => s.name === NAMES.container)).toMatchObject({ op: "replace", changedKeys: ["envs"] });
-      expect(r.steps.find((s) => s.name === NAMES.provision)?.op).toBe("same");
+      const preview = await (async () => (await stack().setFleet({ client: { logLevel: "DEBUG" } }), stack().preview({ diff: true })))();
+      log(`client change, preview: ${changed(preview).join("; ")}`);
+      const r = await run({ client: { logLevel: "DEBUG" } }, "client change");
+      expect(changed(r).sort()).toEqual([`replace ${NAMES.attest} [triggers]`, `replace ${NAMES.container} [envs]`]);
+      expect(changed(preview).sort()).toEqual(changed(r).sort());
+      // the container name is fixed on the host: the old one goes first (deleteBeforeReplace)
+      const seq = r.steps.filter((s) => s.name === NAMES.container).map((s) => s.op);
+      log(`container replacement, engine order: ${seq.join(" -> ")}`);
+      expect(seq.indexOf("delete-replaced")).toBeLessThan(seq.indexOf("create-replacement"));
+      expect(r.ssh.byClient.Go).toBe(1); // the attestation only; provisioning did not run
       expect(await containerId()).not.toBe(before);
       expect(await sh(`docker inspect -f '{{range .Config.Env}}{{println .}}{{end}}' ${CONTAINER_NAME}`)).toContain("LOG_LEVEL=DEBUG");
-      expect((r.outputs.attestations as Record<string, { ok: boolean }>).vm!.ok).toBe(true);
-      const again = await run({ client: { logLevel: "DEBUG" } });
+      expect((outputs(r).attestations.vm as { ok: boolean }).ok).toBe(true);
+      const again = await run({ client: { logLevel: "DEBUG" } }, "client change, again");
       expect(changed(again)).toEqual([]);
-      expect(remoteCommands(again)).toBe(0);
+      expect(again.ssh.total).toBe(0);
     });
 
     step("3b change the profile (one extra read-only path): only provisioning runs, same container, new rule in force", async () => {
@@ -156,22 +189,26 @@ for (const distro of ALL) {
       // before: the path is an ordinary writable directory inside the container
       await sh(`docker exec ${CONTAINER_NAME} sh -c 'mkdir -p ${EXTRA_RO} && echo before > ${EXTRA_RO}/before'`);
       const profile = { extraReadPaths: [`${EXTRA_RO}/**`] };
-      const r = await run({ client: { logLevel: "DEBUG" }, profile });
-      log(`profile change: ${changed(r).join("; ")}; per host ${JSON.stringify(r.perHost)}`);
+      await stack().setFleet({ client: { logLevel: "DEBUG" }, profile });
+      const preview = await stack().preview({ diff: true });
+      log(`profile change, preview: ${changed(preview).join("; ")}`);
+      // preview --diff shows the added rule lines of the provision command's stdin
+      expect(preview.output).toContain(`${EXTRA_RO}/** r,`);
+      const r = await run({ client: { logLevel: "DEBUG" }, profile }, "profile change");
       // the profile is reloaded under the running container, and the container is attested again
       expect(changed(r).sort()).toEqual([`replace ${NAMES.attest} [triggers]`, `update ${NAMES.provision} [stdin]`]);
-      const vp = (r.outputs.verifiedProfiles as Record<string, { sha256: string }>).vm!;
+      expect(r.ssh.byClient.Go).toBe(2);
+      const vp = outputs(r).verifiedProfiles.vm as { sha256: string };
       expect(vp.sha256).toBe(sha256Hex(renderPyJoulesProfile(profile)));
-      const att = (r.outputs.attestations as Record<string, { ok: boolean; profileSha256: string }>).vm!;
-      expect(att).toMatchObject({ ok: true, profileSha256: vp.sha256 });
+      expect(outputs(r).attestations.vm).toMatchObject({ ok: true, profileSha256: vp.sha256 });
       expect(await containerId()).toBe(before);
       const w = await shTry(`docker exec ${CONTAINER_NAME} sh -c 'echo after > ${EXTRA_RO}/after'`);
       expect(w.code).not.toBe(0);
       expect(w.stderr + w.stdout).toMatch(/permission denied/i);
       expect((await sh(`docker exec ${CONTAINER_NAME} cat ${EXTRA_RO}/before`)).trim()).toBe("before");
-      const again = await run({ client: { logLevel: "DEBUG" }, profile });
+      const again = await run({ client: { logLevel: "DEBUG" }, profile }, "profile change, again");
       expect(changed(again)).toEqual([]);
-      expect(remoteCommands(again)).toBe(0);
+      expect(again.ssh.total).toBe(0);
     });
 
     step("4 posture: ours differs from docker-default only in reading powercap", async () => {
@@ -255,8 +292,9 @@ for (const distro of ALL) {
     });
 
     step("6 destroy: no container, no loader, profile unloaded, file gone", async () => {
-      const r = await emu.destroy();
-      log(`destroy: ${changed(r).join("; ")}`);
+      const r = await counted("destroy", () => stack().destroy());
+      expect(changed(r).filter((c) => c.startsWith("delete ")).length).toBe(r.steps.filter((s) => s.op === "delete").length);
+      expect(r.ssh.byClient.Go).toBe(1); // remove.sh; the attestation has no delete command
       expect((await sh(`docker ps -aq --filter name=^/${CONTAINER_NAME}$`)).trim()).toBe("");
       expect((await shTry(`systemctl is-enabled pyjoules-apparmor@${PROFILE_NAME}`)).stdout.trim()).not.toBe("enabled");
       expect((await shTry("test -e /etc/systemd/system/pyjoules-apparmor@.service")).code).not.toBe(0);

@@ -1,5 +1,8 @@
-// Shared by the lifecycle test, the real-CLI test and the demo: the stack config of a one-host fleet
+// Shared by the lifecycle test and the demo: the stack config of a one-host fleet
 // pointed at a test VM, and the names the root program gives that host's resources.
+import * as pulumi from "@pulumi/pulumi";
+import { stackProgram } from "../../components/stack";
+import { EngineStack } from "../engine";
 import type { Vm } from "../vm";
 import { TEST_CLIENT_IMAGE } from "../vm";
 
@@ -46,12 +49,14 @@ export function plainConfig(vm: Vm, o: FleetOptions = {}): Record<string, unknow
   return cfg;
 }
 
-/** Emulator config: full keys ("project:key"), JSON-encoded objects, the key as `sshPrivateKey`. */
-export function emulatorConfig(vm: Vm, o: FleetOptions = {}): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(plainConfig(vm, o))) out[`${PROJECT}:${k}`] = JSON.stringify(v);
-  out[`${PROJECT}:sshPrivateKey`] = vm.image.userKey;
-  return out;
+/** An inline-program stack of the root program (through the real engine), configured for one VM host. */
+export async function fleetStack(vm: Vm, stack: string, o: FleetOptions = {}): Promise<FleetStack> {
+  const s = (await EngineStack.create({ project: PROJECT, stack, program: async () => stackProgram(new pulumi.Config()) })) as FleetStack;
+  s.setFleet = (f: FleetOptions = {}) => s.setConfig(plainConfig(vm, f), { sshPrivateKey: vm.image.userKey });
+  await s.setFleet(o);
+  return s;
 }
+
+export type FleetStack = EngineStack & { setFleet(o?: FleetOptions): Promise<void> };
 
 export const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;

@@ -18,11 +18,9 @@ const need = (pkg: string, probe: HostNeed["probe"], why: string): HostNeed => (
 export const UNIT_NEEDS: readonly HostNeed[] = [
   need("apparmor", "apparmor_parser", "compiles the profiles offline"),
   need("shellcheck", "shellcheck", "lints the host scripts"),
-  need("openssh-client", "ssh", "the docker path's ssh options (ssh -G), the emulator"),
+  need("openssh-client", "ssh", "the docker path's ssh options (ssh -G)"),
   need("openssh-client", "ssh-keygen", "test keys"),
-  need("openssh-server", "/usr/sbin/sshd", "a throwaway sshd for the emulator tests"),
   need("busybox-static", "busybox", "hostile-input tests run command lines under busybox sh"),
-  need("docker.io", "docker", "the remote side of docker system dial-stdio in the emulator tests"),
 ];
 
 /** `npm run test:integration` and `npm run demo`: building and booting the target-host VMs. */

@@ -1,12 +1,15 @@
-// `npm run toolchain` (tsx test/toolchain/build.ts): builds the real Pulumi CLI, language hosts and providers
-// from Go modules into ~/.cache/pulumi-pyjoules/toolchain/<key>/, builds everything it can, writes status.json,
-// and exits non-zero naming every missing piece with the exact command that failed. See README.md.
+// `npm run toolchain` (tsx test/toolchain/build.ts): builds the real Pulumi toolchain into
+// ~/.cache/pulumi-pyjoules/toolchain/<key>/: the CLI (and the optional yaml host) from the Go module proxy, the
+// command/docker providers and the nodejs/python/go language hosts from the sha256-checked upstream archives
+// (PYJOULES_UPSTREAM_DIR, default <repo>/../shared/upstream). Writes status.json; exits non-zero naming every
+// missing piece with the exact command that failed. See README.md.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { binDir, cacheRoot, currentToolchain, pulumiHome, type Toolchain } from "./index";
-import { GO_ENV, RECIPE_VERSION, goBuildArgs, parseGoModDownload, wrapperGoMod, wrapperToolsGo, type BinarySpec } from "./recipe";
+import { binDir, cacheRoot, currentToolchain, pulumiHome, REPO_ROOT, type Toolchain } from "./index";
+import { GO_ENV, RECIPE_VERSION, buildInfoProblems, firstError, parseBuildInfo, patchListProblem, stepArgv, type BinarySpec, type Extract } from "./recipe";
 import { failureText, isComplete, isPresent, missingLines, STATUS_FILE, type BinaryStatus, type Failure, type ToolchainStatus } from "./status";
+import { archiveProblem, upstreamAbsent, upstreamDir } from "./upstream";
 
 const t0 = Date.now();
 const fmt = (ms: number) => `${Math.floor(ms / 60_000)}m${String(Math.floor((ms % 60_000) / 1000)).padStart(2, "0")}s`;
@@ -21,11 +24,12 @@ interface RunResult {
 }
 
 /** Runs a command; output is appended to `logFile` when given, and also returned. */
-function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; logFile?: string } = {}): Promise<RunResult> {
+function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; logFile?: string; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
-    const p = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"] });
+    const p = spawn(cmd, args, { cwd: opts.cwd, env: opts.env ?? process.env, stdio: ["ignore", "pipe", "pipe"], timeout: opts.timeoutMs });
     const logFd = opts.logFile ? fs.openSync(opts.logFile, "a") : undefined;
-    if (logFd !== undefined) fs.writeSync(logFd, `$ ${shell(cmd, args)}   (cwd ${opts.cwd ?? process.cwd()})\n`);
+    const envNote = opts.env ? Object.entries(opts.env).filter(([k, v]) => process.env[k] !== v).map(([k, v]) => `${k}=${v} `).join("") : "";
+    if (logFd !== undefined) fs.writeSync(logFd, `$ ${envNote}${shell(cmd, args)}   (cwd ${opts.cwd ?? process.cwd()})\n`);
     let stdout = "";
     let stderr = "";
     p.stdout.on("data", (d: Buffer) => ((stdout += d), logFd !== undefined && fs.writeSync(logFd, d)));
@@ -39,7 +43,7 @@ function run(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.Pro
   });
 }
 
-const goEnv = (): NodeJS.ProcessEnv => ({ ...process.env, ...GO_ENV });
+const goEnv = (extra: Record<string, string> = {}): NodeJS.ProcessEnv => ({ ...process.env, ...GO_ENV, ...extra });
 
 /** Takes `<root>/<key>.lock` (pid inside); waits while a live process holds it, breaks a stale one. */
 async function acquireLock(file: string): Promise<() => void> {
@@ -75,126 +79,142 @@ function alive(pid: number): boolean {
   }
 }
 
-/** One `go mod download -json M@V` per module the binary needs; the refusals, with exact command and error. */
-async function probe(spec: BinarySpec): Promise<Failure[]> {
-  const failures: Failure[] = [];
-  for (const m of spec.modules) {
-    const args = ["mod", "download", "-json", `${m.path}@${m.version}`];
-    const r = await run("go", args, { cwd: cacheRoot(), env: goEnv() });
-    const res = parseGoModDownload(r.stdout);
-    const bad = res.filter((x) => !x.ok);
-    if (r.code !== 0 || bad.length || !res.length) {
-      failures.push({ command: shell("go", args), error: bad.map((x) => x.error).join("\n") || r.stderr.trim() || `exit ${r.code}` });
-    }
-  }
-  return failures;
-}
-
 function tail(file: string, n = 20): string {
   if (!fs.existsSync(file)) return "";
   return fs.readFileSync(file, "utf8").trimEnd().split("\n").slice(-n).join("\n");
 }
 
-/** Runs one build step into the binary's log; a Failure (with the log's tail printed) when it fails. */
-async function step(cmd: string, args: string[], cwd: string, logFile: string): Promise<Failure | undefined> {
-  const r = await run(cmd, args, { cwd, env: goEnv(), logFile });
-  if (r.code === 0) return undefined;
+/** A Failure, with the last lines of the log and its path printed. */
+function failWithLog(f: Failure, logFile: string): Failure {
   console.error(`--- last 20 lines of ${logFile} ---\n${tail(logFile)}\n---`);
-  return { command: shell(cmd, args), error: firstError(r.stderr || r.stdout) || `exit ${r.code}` };
+  return f;
 }
 
-/** The first line of go's output that is an error, not a "# package" header or download progress. */
-function firstError(output: string): string | undefined {
-  return output.split("\n").find((l) => l.trim() && !l.startsWith("#") && !/^go: (downloading|finding|extracting) /.test(l));
+/** Runs one build step into the binary's log; a Failure when it fails. */
+async function step(cmd: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, logFile: string): Promise<Failure | undefined> {
+  const r = await run(cmd, args, { cwd, env, logFile });
+  if (r.code === 0) return undefined;
+  return failWithLog({ command: shell(cmd, args), error: firstError(r.stderr || r.stdout) || `exit ${r.code}` }, logFile);
 }
 
-/** `go list -m` in the wrapper must show every module and pin at exactly the wanted version. */
-async function checkResolved(spec: BinarySpec, cwd: string, logFile: string): Promise<Failure | undefined> {
-  const want = [...spec.modules, ...spec.pins];
-  const args = ["list", "-m", "-f", "{{.Path}} {{.Version}}", ...want.map((m) => m.path)];
-  const r = await run("go", args, { cwd, env: goEnv(), logFile });
-  const got = new Map(r.stdout.trim().split("\n").map((l) => l.split(" ") as [string, string]));
-  const wrong = want.filter((m) => got.get(m.path) !== m.version);
-  if (r.code === 0 && !wrong.length) return undefined;
-  return { command: shell("go", args), error: `resolved ${wrong.map((m) => `${m.path}@${got.get(m.path) ?? "?"} (want ${m.version})`).join(", ") || r.stderr.trim()}` };
+/** Extracts one archive into a staging dir of `src`, then moves its root folder to `<src>/<into>`. */
+async function extract(e: Extract, upstream: string, src: string, logFile: string): Promise<Failure | undefined> {
+  const staging = fs.mkdtempSync(path.join(src, ".extract-"));
+  const args = ["-xzf", path.join(upstream, e.file), "--no-same-owner", "-C", staging];
+  const failed = await step("tar", args, src, process.env, logFile);
+  if (failed) return failed;
+  const root = path.join(staging, e.root);
+  if (!fs.existsSync(root)) return { command: shell("tar", args), error: `${e.file} has no top-level folder ${e.root}/` };
+  fs.mkdirSync(path.dirname(path.join(src, e.into)), { recursive: true });
+  fs.renameSync(root, path.join(src, e.into));
+  fs.rmSync(staging, { recursive: true, force: true });
+  const patches = e.patches && patchListProblem(e.patches.files, fs.readdirSync(path.join(src, e.patches.dir)));
+  return patches ? { command: `ls ${path.join(src, e.patches?.dir ?? "")}`, error: patches } : undefined;
 }
 
-/** Wrapper module → tidy → version check → go build into a temp dir → rename into place. */
-async function compile(spec: BinarySpec, tc: Toolchain, logFile: string): Promise<Failure | undefined> {
-  const src = path.join(tc.dir, "src", spec.name);
-  fs.rmSync(src, { recursive: true, force: true });
-  fs.mkdirSync(src, { recursive: true });
-  fs.writeFileSync(path.join(src, "go.mod"), wrapperGoMod(spec));
-  fs.writeFileSync(path.join(src, "tools.go"), wrapperToolsGo(spec));
+/** `go version -m OUT` must show CGO off, -trimpath, the expected module versions and -X stamps. */
+async function checkBuildInfo(spec: BinarySpec, out: string, logFile: string): Promise<Failure | undefined> {
+  const r = await run("go", ["version", "-m", out], { env: goEnv() });
+  const problems = r.code === 0 ? buildInfoProblems(spec, parseBuildInfo(r.stdout)) : [r.stderr.trim() || `exit ${r.code}`];
+  fs.appendFileSync(logFile, `$ go version -m ${out}\n${r.stdout}${problems.length ? `PROBLEMS: ${problems.join("; ")}\n` : "build info ok\n"}`);
+  return problems.length ? { command: `go version -m ${out}`, error: problems.join("; ") } : undefined;
+}
+
+/** A language host must start: `--help` exits 0 quickly and prints its flags. */
+async function checkRuns(spec: BinarySpec, out: string, logFile: string): Promise<Failure | undefined> {
+  if (spec.kind !== "language") return undefined;
+  const r = await run(out, ["--help"], { timeoutMs: 30_000, logFile });
+  return r.code === 0 && /Usage of /.test(r.stdout + r.stderr) ? undefined : { command: `${out} --help`, error: `exit ${r.code}: ${(r.stderr || r.stdout).trim().split("\n")[0]}` };
+}
+
+/** Runs the steps in `src`, checks the binary, moves companions then the binary into place (atomic renames). */
+async function compile(spec: BinarySpec, tc: Toolchain, src: string, logFile: string): Promise<Failure | undefined> {
   const tmp = fs.mkdtempSync(path.join(tc.dir, "tmp", `${spec.name}-`));
   try {
     const out = path.join(tmp, spec.name);
-    const failed =
-      (await step("go", ["mod", "tidy"], src, logFile)) ??
-      (await checkResolved(spec, src, logFile)) ??
-      (await step("go", goBuildArgs(spec, out), src, logFile));
-    if (failed) return failed;
-    const companions = await copyCompanions(spec, tmp);
-    if (!Array.isArray(companions)) return companions;
+    for (const s of spec.steps) {
+      const [cmd, ...args] = stepArgv(s, out);
+      const failed = await step(cmd, args, path.join(src, s.cwd), goEnv(s.env), logFile);
+      if (failed) return failed;
+    }
+    const bad = (await checkBuildInfo(spec, out, logFile)) ?? (await checkRuns(spec, out, logFile));
+    if (bad) return failWithLog(bad, logFile);
+    const names = spec.companions.map((c) => path.basename(c));
+    spec.companions.forEach((c, i) => fs.copyFileSync(path.join(src, c), path.join(tmp, names[i])));
+    names.forEach((n) => fs.chmodSync(path.join(tmp, n), 0o755));
     fs.mkdirSync(path.join(tc.dir, spec.dir), { recursive: true });
     // Companions first, the binary last: a present binary means a complete entry.
-    for (const f of [...companions, spec.name]) fs.renameSync(path.join(tmp, f), path.join(tc.dir, spec.dir, f));
+    for (const f of [...names, spec.name]) fs.renameSync(path.join(tmp, f), path.join(tc.dir, spec.dir, f));
     return undefined;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }
 
-/** Copies the spec's companion scripts from their module's zip into `tmp`; their names, or the failure. */
-async function copyCompanions(spec: BinarySpec, tmp: string): Promise<string[] | Failure> {
-  const c = spec.companions;
-  if (!c) return [];
-  const args = ["mod", "download", "-json", `${c.module.path}@${c.module.version}`];
-  const [res] = parseGoModDownload((await run("go", args, { cwd: tmp, env: goEnv() })).stdout);
-  if (!res?.ok || !res.dir) return { command: shell("go", args), error: res?.error ?? "no output" };
-  const names = c.files.map((f) => path.basename(f));
-  c.files.forEach((f, i) => fs.copyFileSync(path.join(res.dir!, f), path.join(tmp, names[i])));
-  names.forEach((n) => fs.chmodSync(path.join(tmp, n), 0o755));
-  return names;
+/** sha256 check of every archive, a fresh src dir, extraction, files, then compile; the src dir is kept on failure. */
+async function buildOne(spec: BinarySpec, tc: Toolchain, upstream: string, logFile: string): Promise<Failure | undefined> {
+  const srcRoot = path.join(tc.dir, "src");
+  fs.mkdirSync(srcRoot, { recursive: true });
+  for (const old of fs.readdirSync(srcRoot).filter((d) => d.startsWith(`${spec.name}-`))) fs.rmSync(path.join(srcRoot, old), { recursive: true, force: true });
+  const src = fs.mkdtempSync(path.join(srcRoot, `${spec.name}-`));
+  let failed: Failure | undefined;
+  for (const e of spec.extract) if (!failed) failed = await extract(e, upstream, src, logFile);
+  for (const [name, text] of Object.entries(spec.files)) fs.writeFileSync(path.join(src, name), text);
+  failed ??= await compile(spec, tc, src, logFile);
+  if (failed) fs.appendFileSync(logFile, `(sources kept in ${src})\n`);
+  else fs.rmSync(src, { recursive: true, force: true });
+  return failed;
 }
 
 function baseStatus(spec: BinarySpec): Omit<BinaryStatus, "state"> {
   return {
-    name: spec.name, kind: spec.kind, version: spec.version, optional: !!spec.optional,
-    modules: spec.modules.map((m) => `${m.path}@${m.version}`),
+    name: spec.name, kind: spec.kind, version: spec.version, optional: !!spec.optional, origin: spec.origin,
+    archives: spec.extract.length ? spec.extract.map((e) => ({ file: e.file, sha256: e.sha256 })) : undefined,
     plugin: spec.plugin && { ...spec.plugin, installed: false },
   };
 }
 
-/** Cached, or probed and built; never throws. */
-async function ensureBinary(spec: BinarySpec, tc: Toolchain): Promise<BinaryStatus> {
-  const target = path.join(tc.dir, spec.dir, spec.name);
+const targetOf = (spec: BinarySpec, tc: Toolchain) => path.join(tc.dir, spec.dir, spec.name);
+
+/** Where it comes from, with each archive's sha256 checked: the piece's one origin line; a Failure on a bad archive. */
+function checkOrigin(spec: BinarySpec, upstream: string): { line: string; failure?: Failure } {
+  if (!spec.extract.length) return { line: `from ${spec.origin}` };
+  const problems = spec.extract.map((e) => archiveProblem(upstream, e));
+  const bad = problems.find(Boolean);
+  const line = `from ${spec.extract.map((e, i) => `${i ? e.file : path.join(upstream, e.file)} (${problems[i] ? "BAD" : "sha256 ok"})`).join(" + ")}`;
+  return { line, failure: bad ? { command: "", error: bad } : undefined };
+}
+
+/** Cached, or checked and built; never throws. */
+async function ensureBinary(spec: BinarySpec, tc: Toolchain, upstream: string): Promise<BinaryStatus> {
+  const target = targetOf(spec, tc);
   const base = baseStatus(spec);
+  const id = `${spec.name} ${spec.version}`;
   if (fs.existsSync(target)) {
-    log(`${spec.name} ${spec.version}: cached (${target})`);
+    log(`${id}: cached ${target} (from ${spec.origin})`);
     return { ...base, state: "cached", path: target };
   }
-  const started = Date.now();
-  const failures = await probe(spec);
-  if (failures.length) {
-    log(`${spec.name} ${spec.version}: MISSING — ${failures.map((f) => failureText(f)).join("; ")}`);
-    return { ...base, state: "missing", failures };
+  if (spec.unavailable) {
+    log(`${id}: MISSING — ${spec.unavailable}`);
+    return { ...base, state: "missing", failures: [{ command: "", error: spec.unavailable }] };
   }
-  if (spec.notImplemented) {
-    log(`${spec.name} ${spec.version}: MISSING — modules are served, but ${spec.notImplemented}`);
-    return { ...base, state: "missing", failures: [{ command: "(none)", error: spec.notImplemented }] };
+  const origin = checkOrigin(spec, upstream);
+  if (origin.failure) {
+    log(`${id}: ${origin.line}: MISSING — ${origin.failure.error}`);
+    return { ...base, state: "missing", failures: [origin.failure] };
   }
   const logFile = path.join(tc.dir, "logs", `${spec.name}.log`);
   fs.writeFileSync(logFile, "");
-  log(`${spec.name} ${spec.version}: building (log ${logFile})`);
+  log(`${id}: ${origin.line}; building (log ${logFile})`);
+  const started = Date.now();
   const beat = setInterval(() => log(`${spec.name}: still building (${fmt(Date.now() - started)})`), 60_000);
-  const failed = await compile(spec, tc, logFile).finally(() => clearInterval(beat));
+  const failed = await buildOne(spec, tc, upstream, logFile).finally(() => clearInterval(beat));
   const buildSeconds = Math.round((Date.now() - started) / 1000);
   if (failed) {
-    log(`${spec.name} ${spec.version}: FAILED after ${fmt(Date.now() - started)} — ${failureText(failed, logFile)}`);
+    log(`${id}: FAILED after ${fmt(Date.now() - started)} — ${failureText(failed, logFile)}`);
     return { ...base, state: "failed", failures: [failed], log: logFile, buildSeconds };
   }
-  log(`${spec.name} ${spec.version}: built in ${fmt(Date.now() - started)} → ${target}`);
+  log(`${id}: built in ${fmt(Date.now() - started)} → ${target}`);
   return { ...base, state: "built", path: target, log: logFile, buildSeconds };
 }
 
@@ -215,7 +235,7 @@ async function installPlugin(b: BinaryStatus, tc: Toolchain, cli: string): Promi
   const r = await run(cli, args, { env: { ...process.env, PULUMI_HOME: pulumiHome(tc.dir), PULUMI_SKIP_UPDATE_CHECK: "true" }, logFile });
   b.plugin.installed = r.code === 0 && pluginInstalled(tc, b.plugin);
   if (!b.plugin.installed) (b.failures ??= []).push({ command: shell(cli, args), error: r.stderr.trim().split("\n").slice(-1)[0] || `exit ${r.code}` });
-  log(`plugin ${b.plugin.name} ${b.plugin.version}: ${b.plugin.installed ? "installed" : `NOT installed (log ${logFile})`}`);
+  log(`plugin ${b.plugin.name} ${b.plugin.version}: ${b.plugin.installed ? "installed" : `NOT installed (log ${logFile})`} (${shell("pulumi", args)})`);
 }
 
 /** `pulumi version` of the built CLI must be exactly v<version>. */
@@ -231,11 +251,12 @@ async function checkCliVersion(b: BinaryStatus): Promise<string | undefined> {
   return got;
 }
 
-function writeStatus(tc: Toolchain, binaries: BinaryStatus[], cliVersion?: string): ToolchainStatus {
+function writeStatus(tc: Toolchain, upstream: ToolchainStatus["upstream"], binaries: BinaryStatus[], cliVersion?: string): ToolchainStatus {
   const status: ToolchainStatus = {
-    recipe: RECIPE_VERSION, key: tc.key, dir: tc.dir, updatedAt: new Date().toISOString(), go: tc.go, sdk: tc.sdk,
-    binaries, complete: isComplete(binaries), cliVersion,
+    recipe: RECIPE_VERSION, key: tc.key, dir: tc.dir, updatedAt: new Date().toISOString(), go: tc.go, sdk: tc.sdk, upstream,
+    binaries, complete: !upstream.absent && isComplete(binaries), cliVersion,
   };
+  fs.mkdirSync(tc.dir, { recursive: true });
   const file = path.join(tc.dir, STATUS_FILE);
   fs.writeFileSync(`${file}.tmp`, JSON.stringify(status, null, 2) + "\n");
   fs.renameSync(`${file}.tmp`, file);
@@ -244,15 +265,26 @@ function writeStatus(tc: Toolchain, binaries: BinaryStatus[], cliVersion?: strin
 
 async function main(): Promise<number> {
   const tc = currentToolchain();
-  log(`inputs: @pulumi/pulumi ${tc.sdk.pulumi}, command plugin ${tc.sdk.command}, docker plugin ${tc.sdk.docker}, ${tc.go.GOVERSION} → ${tc.dir}`);
+  const up = upstreamDir(REPO_ROOT);
+  // Without the archives nothing is built (the providers are what the tests need): one line, status.json, exit 1.
+  const absent = tc.specs.some((s) => s.extract.length && !fs.existsSync(targetOf(s, tc))) ? upstreamAbsent(up) : undefined;
+  if (absent) {
+    console.error(`[toolchain] ${absent}`);
+    const binaries = tc.specs.map((s): BinaryStatus =>
+      fs.existsSync(targetOf(s, tc)) ? { ...baseStatus(s), state: "cached", path: targetOf(s, tc) } : { ...baseStatus(s), state: "missing", failures: [{ command: "", error: absent }] },
+    );
+    writeStatus(tc, { dir: up.dir, absent }, binaries);
+    return 1;
+  }
+  log(`inputs: @pulumi/pulumi ${tc.sdk.pulumi}, command plugin ${tc.sdk.command}, docker plugin ${tc.sdk.docker}, ${tc.go.GOVERSION}, upstream ${up.dir} → ${tc.dir}`);
   for (const d of ["tmp", "logs", "bin", "home"]) fs.mkdirSync(path.join(tc.dir, d), { recursive: true });
   const release = await acquireLock(path.join(cacheRoot(), `${tc.key}.lock`));
   const binaries: BinaryStatus[] = [];
-  for (const spec of tc.specs) binaries.push(await ensureBinary(spec, tc));
+  for (const spec of tc.specs) binaries.push(await ensureBinary(spec, tc, up.dir));
   const cli = binaries.find((b) => b.kind === "cli");
   const cliVersion = cli && isPresent(cli) ? await checkCliVersion(cli) : undefined;
   for (const b of binaries) if (b.plugin && cli?.path && isPresent(b)) await installPlugin(b, tc, cli.path);
-  const status = writeStatus(tc, binaries, cliVersion);
+  const status = writeStatus(tc, { dir: up.dir }, binaries, cliVersion);
   release();
   return summarize(status);
 }

@@ -1,39 +1,68 @@
-// Pure part of the toolchain builder: which binaries, from which Go modules at which versions, built how,
-// and the cache key over all of it. No I/O here (build.ts and index.ts do the process wiring).
+// Pure part of the toolchain builder: which binaries, from which sources (Go module proxy or upstream release
+// archive) at which versions, built by which exact steps, and the cache key over all of it. No I/O here
+// (build.ts, upstream.ts and index.ts do the process wiring).
 import { createHash } from "node:crypto";
 
-/** Bump when the way binaries are built changes, so old cache entries are not reused. */
-export const RECIPE_VERSION = 1;
+/** Bump when the way binaries are built changes in a way the specs below do not show. */
+export const RECIPE_VERSION = 2;
 
-/** Upstream build flags (pulumi/pulumi's goreleaser: CGO off, -trimpath, these tags). */
+/** Upstream build tags of the CLI (pulumi/pulumi's goreleaser). The archive builds need none. */
 export const GO_BUILD_TAGS = ["osusergo", "grpcnotrace"];
 
 /**
- * Commits of upstream release tags, by "<repo>@<npm version>". The Go module proxy cannot resolve a tag of
- * a nested module that has no tags of its own (pulumi-language-nodejs/python, pulumi-command/provider), so
- * those are fetched by pseudo-version = v<major>.0.0-<commit time UTC>-<first 12 hex of the commit>.
- * Source: the tags of the upstream repositories (github.com/pulumi/pulumi tag pkg/v3.248.0,
- * github.com/pulumi/pulumi-command tag v1.2.1), read there; not resolvable from here.
- */
-export const UPSTREAM_TAG_COMMITS: Record<string, UpstreamCommit> = {
-  "pulumi@3.248.0": { tag: "pkg/v3.248.0", time: "20260624180030", commit: "dc7edd58bc13" },
-  "pulumi-command@1.2.1": { tag: "v1.2.1", time: "20260303235922", commit: "7f3eb6f3b77cd0fa3895ba437a695dd393f7dd25" },
-};
-
-/**
  * pulumi-language-yaml has no npm package to pin it: it is a separately versioned language plugin. This is the
- * newest version the proxy lists (`go list -m -versions github.com/pulumi/pulumi-yaml` → v1.11.1 v1.25.0);
- * the exact version upstream bundles with the CLI is not visible from here. Only used to check the CLI.
+ * newest version the proxy lists (`go list -m -versions github.com/pulumi/pulumi-yaml` → v1.11.1 v1.25.0).
+ * Only used to check the CLI with YAML programs, so it is optional.
  */
 export const PULUMI_YAML_VERSION = "1.25.0";
 
-export interface UpstreamCommit {
+/** One upstream source archive (in the upstream dir, see upstream.ts): typed here once, checked before use. */
+export interface UpstreamArchive {
+  file: string;
+  /** GitHub owner/name. */
+  repo: string;
   tag: string;
-  /** Commit time, UTC, yyyymmddhhmmss (as in a Go pseudo-version). */
-  time: string;
-  /** Full or ≥12-hex-digit prefix of the commit. */
   commit: string;
+  /** The version of the piece it builds (compared with what the npm SDKs ask for). */
+  version: string;
+  sha256: string;
+  /** The single top-level folder inside the archive. */
+  root: string;
+  /** pulumi-docker only: its patches/ for the terraform provider, applied in this (name) order. */
+  patches?: string[];
 }
+
+/** The archives of /work/shared/upstream/README.md (sha256 checked there and by every build). */
+export const UPSTREAM_ARCHIVES: readonly UpstreamArchive[] = [
+  {
+    file: "pulumi-command-v1.2.1.tar.gz", repo: "pulumi/pulumi-command", tag: "v1.2.1", commit: "7f3eb6f3b77c", version: "1.2.1",
+    sha256: "dd4a9d36808baf4067703b040631d96df47d6a804a1d3b735b62898e7b050846", root: "pulumi-command",
+  },
+  {
+    file: "pulumi-docker-v4.11.0.tar.gz", repo: "pulumi/pulumi-docker", tag: "v4.11.0", commit: "d8e789826ba1", version: "4.11.0",
+    sha256: "4fc61f4f581c1ed3a4e1a9f4cd651c5a41abfb76bbe08795d2eb76d6827bc027", root: "pulumi-docker",
+    patches: [
+      "0001-Add-shim.NewProvider-to-expose-internal-provider.New.patch",
+      "0002-Smarter-default-Docker-client-behavior.patch",
+      "0003-Fix-typos.patch",
+      "0004-Remove-service-default.patch",
+    ],
+  },
+  {
+    // The `upstream` submodule of pulumi-docker v4.11.0.
+    file: "terraform-provider-docker-d7d7ff7f.tar.gz", repo: "kreuzwerker/terraform-provider-docker", tag: "v3.9.0", commit: "d7d7ff7f8977",
+    version: "3.9.0", sha256: "b61d803aa0cb1aa940943d9c6b298180aabefb013297f0c69e852e0173231855", root: "terraform-provider-docker",
+  },
+  {
+    file: "pulumi-language-hosts-v3.248.0.tar.gz", repo: "pulumi/pulumi", tag: "pkg/v3.248.0", commit: "dc7edd58bc13", version: "3.248.0",
+    sha256: "ae86bee36f43d1806668cbd9ae3bbdc5cdd08dc7a0140afdfab3715c86971506", root: "pulumi",
+  },
+];
+
+/** pulumi-docker → the archive of its `upstream` submodule, at the pulumi-docker version it belongs to. */
+export const DOCKER_SUBMODULE: Record<string, { repo: string; version: string }> = {
+  "4.11.0": { repo: "kreuzwerker/terraform-provider-docker", version: "3.9.0" },
+};
 
 /** What the npm SDKs ask for, read from package-lock.json and the SDKs' package.json. */
 export interface SdkVersions {
@@ -47,6 +76,23 @@ export interface ModuleRef {
   version: string;
 }
 
+/** One command of a build, run in `cwd` (relative to the binary's src dir). `OUT` in argv is the output path. */
+export interface Step {
+  cwd: string;
+  argv: string[];
+  env?: Record<string, string>;
+}
+
+/** An archive to extract: its `root` folder ends up as `<src>/<into>`. */
+export interface Extract {
+  file: string;
+  sha256: string;
+  root: string;
+  into: string;
+  /** These must be exactly the `*.patch` files of `<src>/<dir>` after extraction (the archive's patches/). */
+  patches?: { dir: string; files: string[] };
+}
+
 export interface BinarySpec {
   /** File name of the binary, e.g. pulumi-resource-command. */
   name: string;
@@ -55,21 +101,19 @@ export interface BinarySpec {
   version: string;
   /** Where it lands in the cache dir. */
   dir: "bin" | "providers";
-  /** Modules that must be downloadable; the first one holds the main package. */
-  modules: ModuleRef[];
-  /** Main package to build. */
-  pkg: string;
-  /** Extra requirements pinned in the wrapper module (beyond `modules`). */
-  pins: ModuleRef[];
-  /** Non-local replace directives repeated from upstream go.mod files. */
-  replaces: string[];
-  tags: string[];
-  /** -X stamps. */
-  ldflagsX: string[];
-  /** Scripts shipped next to the binary upstream, copied from a module's zip (paths inside that module). */
-  companions?: { module: ModuleRef; files: string[] };
-  /** Set when this recipe cannot build it even if every module is served. */
-  notImplemented?: string;
+  /** Where it comes from, for the log line and status.json. */
+  origin: string;
+  /** Archives extracted into the src dir (empty for the Go module proxy builds). */
+  extract: Extract[];
+  /** Files written into the src dir before the steps (the wrapper module of a proxy build). */
+  files: Record<string, string>;
+  steps: Step[];
+  /** Checked in `go version -m OUT`: modules at exactly these versions, and these -X stamps. */
+  expect: { modules: ModuleRef[]; ldflagsX: string[] };
+  /** Scripts shipped next to the binary (paths inside the src dir), installed executable beside it. */
+  companions: string[];
+  /** Why this recipe cannot build it (e.g. no archive at the requested version); never built then. */
+  unavailable?: string;
   /** Set for resource plugins: `pulumi plugin install resource NAME VERSION --file BIN`. */
   plugin?: { name: string; version: string };
   /** Optional binaries do not make the toolchain incomplete. */
@@ -104,101 +148,138 @@ export function sdkVersions(lock: LockFile, command: SdkPackageJson, docker: Sdk
   return { pulumi: locked("@pulumi/pulumi"), command: plugin("@pulumi/command", command), docker: plugin("@pulumi/docker", docker) };
 }
 
-/** A Go pseudo-version for a commit of a module with no tags: v<major>.0.0-<time>-<12 hex>. */
-export function pseudoVersion(major: number, c: UpstreamCommit): string {
-  if (!/^\d{14}$/.test(c.time) || !/^[0-9a-f]{12,40}$/.test(c.commit)) throw new Error(`bad upstream commit ${JSON.stringify(c)}`);
-  return `v${major}.0.0-${c.time}-${c.commit.slice(0, 12)}`;
+/**
+ * The archive of `repo` at exactly `version`, or an error that names what was asked for and what there is:
+ * "@pulumi/command asks for plugin command 1.2.2, but the upstream archive is pulumi-command-v1.2.1.tar.gz (1.2.1)".
+ */
+export function archiveFor(
+  archives: readonly UpstreamArchive[], repo: string, version: string, asker: string,
+): { archive: UpstreamArchive; error?: undefined } | { archive?: undefined; error: string } {
+  const ofRepo = archives.filter((a) => a.repo === repo);
+  const hit = ofRepo.find((a) => a.version === version);
+  if (hit) return { archive: hit };
+  const have = ofRepo.map((a) => `${a.file} (${a.version})`).join(", ");
+  const there = ofRepo.length === 1 ? `the upstream archive is ${have}` : ofRepo.length ? `the upstream archives are ${have}` : `no upstream archive of ${repo} is recorded`;
+  return { error: `${asker} ${version}, but ${there}: add the matching archive and its sha256 to UPSTREAM_ARCHIVES in test/toolchain/recipe.ts` };
 }
 
-export function upstreamCommit(repo: string, version: string): UpstreamCommit {
-  const c = UPSTREAM_TAG_COMMITS[`${repo}@${version}`];
-  if (!c) {
-    throw new Error(`no upstream commit recorded for ${repo} ${version}: add the commit of its release tag to UPSTREAM_TAG_COMMITS in test/toolchain/recipe.ts`);
-  }
-  return c;
-}
+const extractOf = (a: UpstreamArchive, into = a.root): Extract => ({ file: a.file, sha256: a.sha256, root: a.root, into });
+const originOf = (extract: Extract[]): string => `upstream archive ${extract.map((e) => e.file).join(" + ")}`;
 
 const PULUMI = "github.com/pulumi/pulumi";
 const CLIPBOARD_REPLACE = "github.com/atotto/clipboard => github.com/tgummerer/clipboard v0.0.0-20241001131231-d02d263e614e";
+const goBuild = (ldflagsX: string[], pkg: string, tags: string[] = []): string[] => [
+  "go", "build", "-trimpath", ...(tags.length ? ["-tags", tags.join(",")] : []),
+  "-ldflags", ldflagsX.map((x) => `-X ${x}`).join(" "), "-o", "OUT", pkg,
+];
 
-function pulumiSpecs(v: string): BinarySpec[] {
-  const pin = [{ path: `${PULUMI}/pkg/v3`, version: `v${v}` }, { path: `${PULUMI}/sdk/v3`, version: `v${v}` }];
-  const stamp = [`${PULUMI}/sdk/v3/go/common/version.Version=v${v}`];
-  const hostVersion = pseudoVersion(3, upstreamCommit("pulumi", v));
-  const host = (lang: string, files: string[]): BinarySpec => {
-    const mod = `${PULUMI}/sdk/${lang}/cmd/pulumi-language-${lang}/v3`;
-    return {
-      name: `pulumi-language-${lang}`, kind: "language", version: v, dir: "bin", modules: [{ path: mod, version: hostVersion }],
-      pkg: mod, pins: pin, replaces: [CLIPBOARD_REPLACE], tags: GO_BUILD_TAGS, ldflagsX: stamp,
-      companions: { module: pin[1], files },
-    };
+/** The wrapper module that builds one binary from the proxy: requires its modules, repeats upstream's replaces. */
+export function wrapperGoMod(name: string, modules: ModuleRef[], replaces: string[]): string {
+  const lines = [`module pyjoules.local/toolchain/${name}`, "", "go 1.24", "", "require (", ...modules.map((m) => `\t${m.path} ${m.version}`), ")"];
+  if (replaces.length) lines.push("", ...replaces.map((r) => `replace ${r}`));
+  return lines.join("\n") + "\n";
+}
+
+function proxySpec(name: string, version: string, modules: ModuleRef[], pkg: string, ldflagsX: string[], replaces: string[]): BinarySpec {
+  return {
+    name, kind: name === "pulumi" ? "cli" : "language", version, dir: "bin",
+    origin: `the Go module proxy (${modules.map((m) => `${m.path}@${m.version}`).join(", ")})`,
+    extract: [],
+    files: { "go.mod": wrapperGoMod(name, modules, replaces), "tools.go": `//go:build tools\n\npackage tools\n\nimport _ "${pkg}"\n` },
+    steps: [{ cwd: ".", argv: ["go", "mod", "tidy"] }, { cwd: ".", argv: goBuild(ldflagsX, pkg, GO_BUILD_TAGS) }],
+    expect: { modules, ldflagsX }, companions: [],
   };
-  const cli: BinarySpec = {
-    name: "pulumi", kind: "cli", version: v, dir: "bin", modules: pin, pkg: `${PULUMI}/pkg/v3/cmd/pulumi`,
-    pins: [], replaces: [CLIPBOARD_REPLACE], tags: GO_BUILD_TAGS, ldflagsX: stamp,
-  };
-  // Scripts in the sdk/v3 module zip that upstream's release puts next to the language hosts.
-  const nodejs = host("nodejs", ["nodejs/dist/pulumi-resource-pulumi-nodejs"]);
-  const python = host("python", ["python/cmd/pulumi-language-python-exec", "python/dist/pulumi-resource-pulumi-python"]);
-  return [cli, nodejs, python];
+}
+
+function cliSpec(v: string): BinarySpec {
+  const modules = [{ path: `${PULUMI}/pkg/v3`, version: `v${v}` }, { path: `${PULUMI}/sdk/v3`, version: `v${v}` }];
+  return proxySpec("pulumi", v, modules, `${PULUMI}/pkg/v3/cmd/pulumi`, [`${PULUMI}/sdk/v3/go/common/version.Version=v${v}`], [CLIPBOARD_REPLACE]);
 }
 
 function yamlSpec(): BinarySpec {
   const mod = "github.com/pulumi/pulumi-yaml";
+  const modules = [{ path: mod, version: `v${PULUMI_YAML_VERSION}` }];
+  return { ...proxySpec("pulumi-language-yaml", PULUMI_YAML_VERSION, modules, `${mod}/cmd/pulumi-language-yaml`, [`${mod}/pkg/version.Version=${PULUMI_YAML_VERSION}`], []), optional: true };
+}
+
+/** A spec that cannot be built: recorded as missing with `why`. */
+function unavailableSpec(base: Pick<BinarySpec, "name" | "kind" | "version" | "dir" | "plugin">, why: string): BinarySpec {
+  return { ...base, origin: "nowhere", extract: [], files: {}, steps: [], expect: { modules: [], ldflagsX: [] }, companions: [], unavailable: why };
+}
+
+/** The three language hosts from the pulumi/pulumi archive; go.mod points pkg/sdk at the proxy's v<v>. */
+function languageHostSpecs(v: string, archives: readonly UpstreamArchive[]): BinarySpec[] {
+  const hosts = [
+    { lang: "nodejs", dir: "sdk/nodejs/cmd/pulumi-language-nodejs", companions: ["sdk/nodejs/dist/pulumi-resource-pulumi-nodejs"] },
+    { lang: "python", dir: "sdk/python/cmd/pulumi-language-python", companions: ["sdk/python/cmd/pulumi-language-python-exec", "sdk/python/dist/pulumi-resource-pulumi-python"] },
+    { lang: "go", dir: "sdk/go/pulumi-language-go", companions: [] },
+  ];
+  const found = archiveFor(archives, "pulumi/pulumi", v, "@pulumi/pulumi asks for the language hosts");
+  const pins = [`${PULUMI}/pkg/v3`, `${PULUMI}/sdk/v3`];
+  const stamp = [`${PULUMI}/sdk/v3/go/common/version.Version=v${v}`];
+  return hosts.map((h) => {
+    const base = { name: `pulumi-language-${h.lang}`, kind: "language" as const, version: v, dir: "bin" as const };
+    if (!found.archive) return unavailableSpec(base, found.error);
+    const extract = [extractOf(found.archive)];
+    const cwd = `${found.archive.root}/${h.dir}`;
+    const edit = ["go", "mod", "edit", ...pins.flatMap((p) => ["-dropreplace", p]), ...pins.flatMap((p) => ["-require", `${p}@v${v}`])];
+    return {
+      ...base, origin: originOf(extract), extract, files: {},
+      steps: [{ cwd, argv: edit }, { cwd, argv: ["go", "mod", "tidy"] }, { cwd, argv: goBuild(stamp, ".") }],
+      expect: { modules: pins.map((path) => ({ path, version: `v${v}` })), ldflagsX: stamp },
+      companions: h.companions.map((c) => `${found.archive.root}/${c}`),
+    };
+  });
+}
+
+function commandSpec(v: string, archives: readonly UpstreamArchive[]): BinarySpec {
+  const base = { name: "pulumi-resource-command", kind: "resource" as const, version: v, dir: "providers" as const, plugin: { name: "command", version: v } };
+  const found = archiveFor(archives, "pulumi/pulumi-command", v, "@pulumi/command asks for plugin command");
+  if (!found.archive) return unavailableSpec(base, found.error);
+  const extract = [extractOf(found.archive)];
+  // Stamp without "v", as upstream's README recipe (main.go trims a leading "v" anyway; see test/toolchain/README.md).
+  const stamp = [`github.com/pulumi/pulumi-command/provider/pkg/version.Version=${v}`];
   return {
-    name: "pulumi-language-yaml", kind: "language", version: PULUMI_YAML_VERSION, dir: "bin", optional: true,
-    modules: [{ path: mod, version: `v${PULUMI_YAML_VERSION}` }], pkg: `${mod}/cmd/pulumi-language-yaml`, pins: [], replaces: [],
-    tags: GO_BUILD_TAGS, ldflagsX: [`${mod}/pkg/version.Version=${PULUMI_YAML_VERSION}`],
+    ...base, origin: originOf(extract), extract, files: {},
+    steps: [{ cwd: `${found.archive.root}/provider`, argv: goBuild(stamp, "./cmd/pulumi-resource-command") }],
+    expect: { modules: [], ldflagsX: stamp }, companions: [],
   };
 }
 
-function commandSpec(v: string): BinarySpec {
-  const mod = "github.com/pulumi/pulumi-command/provider";
+/** pulumi-docker + its terraform provider as `upstream/`, patches applied, schema-embed.json generated, built. */
+function dockerSpec(v: string, archives: readonly UpstreamArchive[]): BinarySpec {
+  const base = { name: "pulumi-resource-docker", kind: "resource" as const, version: v, dir: "providers" as const, plugin: { name: "docker", version: v } };
+  const found = archiveFor(archives, "pulumi/pulumi-docker", v, "@pulumi/docker asks for plugin docker");
+  if (!found.archive) return unavailableSpec(base, found.error);
+  const sub = DOCKER_SUBMODULE[v];
+  const tf = sub ? archiveFor(archives, sub.repo, sub.version, `pulumi-docker ${v} needs its upstream submodule ${sub.repo}`) : undefined;
+  if (!tf?.archive) return unavailableSpec(base, tf?.error ?? `DOCKER_SUBMODULE in test/toolchain/recipe.ts has no entry for pulumi-docker ${v}`);
+  const root = found.archive.root;
+  const patchList = found.archive.patches ?? [];
+  const extract = [{ ...extractOf(found.archive), patches: { dir: `${root}/patches`, files: patchList } }, extractOf(tf.archive, `${root}/upstream`)];
+  const major = v.split(".")[0];
+  const stamp = [`github.com/pulumi/pulumi-docker/provider/v${major}/pkg/version.Version=${v}`];
+  const patches = patchList.map((p) => ({ cwd: `${root}/upstream`, argv: ["patch", "-p1", "--forward", "--batch", "-i", `../patches/${p}`] }));
   return {
-    name: "pulumi-resource-command", kind: "resource", version: v, dir: "providers", plugin: { name: "command", version: v },
-    modules: [{ path: mod, version: pseudoVersion(0, upstreamCommit("pulumi-command", v)) }], pkg: `${mod}/cmd/pulumi-resource-command`,
-    pins: [], replaces: [], tags: [], ldflagsX: [`${mod}/pkg/version.Version=v${v}`],
-  };
-}
-
-function dockerSpec(v: string): BinarySpec {
-  const mod = "github.com/pulumi/pulumi-docker/provider/v5";
-  return {
-    name: "pulumi-resource-docker", kind: "resource", version: v, dir: "providers", plugin: { name: "docker", version: v },
-    // The provider module, and the root module (served as +incompatible) that carries patches/ for ../upstream.
-    modules: [{ path: mod, version: `v${v}` }, { path: "github.com/pulumi/pulumi-docker", version: `v${v}+incompatible` }],
-    pkg: `${mod}/cmd/pulumi-resource-docker`, pins: [], replaces: [], tags: ["no_compose"], ldflagsX: [`${mod}/pkg/version.Version=${v}`],
-    notImplemented:
-      "the docker recipe (kreuzwerker/terraform-provider-docker fetched by commit as ../upstream, pulumi's patches/ applied, " +
-      "schema-embed.json generated) is not implemented: it cannot be written and tested while the proxy refuses the provider module",
+    ...base, origin: originOf(extract), extract, files: {},
+    steps: [
+      ...patches,
+      { cwd: `${root}/provider/cmd/pulumi-resource-docker`, argv: ["go", "run", "-trimpath", "generate.go"], env: { VERSION: v } },
+      { cwd: `${root}/provider`, argv: goBuild(stamp, "./cmd/pulumi-resource-docker") },
+    ],
+    expect: { modules: [], ldflagsX: stamp }, companions: [],
   };
 }
 
 /** Every binary the project wants, in build order (the CLI first: it installs the providers). */
-export function toolchainSpecs(v: SdkVersions): BinarySpec[] {
-  return [...pulumiSpecs(v.pulumi), yamlSpec(), commandSpec(v.command), dockerSpec(v.docker)];
+export function toolchainSpecs(v: SdkVersions, archives: readonly UpstreamArchive[] = UPSTREAM_ARCHIVES): BinarySpec[] {
+  return [cliSpec(v.pulumi), ...languageHostSpecs(v.pulumi, archives), yamlSpec(), commandSpec(v.command, archives), dockerSpec(v.docker, archives)];
 }
 
-/** The wrapper module that builds one binary: requires its modules, repeats upstream's non-local replaces. */
-export function wrapperGoMod(spec: BinarySpec): string {
-  const reqs = [...spec.modules, ...spec.pins].filter((m, i, all) => all.findIndex((o) => o.path === m.path) === i);
-  const lines = [`module pyjoules.local/toolchain/${spec.name}`, "", "go 1.24", "", "require (", ...reqs.map((m) => `\t${m.path} ${m.version}`), ")"];
-  if (spec.replaces.length) lines.push("", ...spec.replaces.map((r) => `replace ${r}`));
-  return lines.join("\n") + "\n";
-}
+/** A step's argv with the output path in place of `OUT`. */
+export const stepArgv = (s: Step, out: string): string[] => s.argv.map((a) => (a === "OUT" ? out : a));
 
-export function wrapperToolsGo(spec: BinarySpec): string {
-  return `//go:build tools\n\npackage tools\n\nimport _ "${spec.pkg}"\n`;
-}
-
-export function goBuildArgs(spec: BinarySpec, out: string): string[] {
-  const args = ["build", "-trimpath"];
-  if (spec.tags.length) args.push("-tags", spec.tags.join(","));
-  if (spec.ldflagsX.length) args.push("-ldflags", spec.ldflagsX.map((x) => `-X ${x}`).join(" "));
-  return [...args, "-o", out, spec.pkg];
-}
-
-/** Environment overrides for every go invocation (upstream builds static binaries). */
+/** Environment overrides for every go invocation (static binaries, as upstream builds them). */
 export const GO_ENV = { CGO_ENABLED: "0" };
 
 export interface GoEnvInfo {
@@ -208,53 +289,62 @@ export interface GoEnvInfo {
   GOFLAGS: string;
 }
 
-/** Cache key: sha256 over every input (Go, modules, wrapper go.mod texts, flags, recipe version). */
+/** Cache key: sha256 over every input (Go, archives and their sha256, files, steps, flags, stamps, recipe version). */
 export function toolchainKey(go: GoEnvInfo, specs: BinarySpec[]): string {
-  const inputs = {
-    recipe: RECIPE_VERSION,
-    go,
-    goEnv: GO_ENV,
-    binaries: specs.map((s) => ({ ...s, goMod: wrapperGoMod(s), toolsGo: wrapperToolsGo(s), args: goBuildArgs(s, "OUT") })),
-  };
+  const inputs = { recipe: RECIPE_VERSION, go, goEnv: GO_ENV, binaries: specs };
   return createHash("sha256").update(JSON.stringify(inputs)).digest("hex").slice(0, 16);
 }
 
-export interface DownloadResult {
-  path: string;
-  version: string;
-  ok: boolean;
-  error?: string;
-  dir?: string;
+/** `go version -m BIN`: modules (main and deps) by path, and build settings. */
+export interface BuildInfo {
+  modules: Map<string, string>;
+  settings: Map<string, string>;
 }
 
-/** Parses `go mod download -json A@x B@y` output: a stream of concatenated JSON objects, one per module. */
-export function parseGoModDownload(stdout: string): DownloadResult[] {
-  const out: DownloadResult[] = [];
-  let depth = 0;
-  let start = -1;
-  let inString = false;
-  for (let i = 0; i < stdout.length; i++) {
-    const ch = stdout[i];
-    if (inString) {
-      if (ch === "\\") i++;
-      else if (ch === '"') inString = false;
-      continue;
+export function parseBuildInfo(text: string): BuildInfo {
+  const info: BuildInfo = { modules: new Map(), settings: new Map() };
+  for (const line of text.split("\n")) {
+    const f = line.trim().split("\t");
+    if ((f[0] === "mod" || f[0] === "dep") && f.length >= 3) info.modules.set(f[1], f[2]);
+    if (f[0] === "build" && f[1]) {
+      const eq = f[1].indexOf("=");
+      const raw = f[1].slice(eq + 1);
+      info.settings.set(f[1].slice(0, eq), raw.startsWith('"') ? (JSON.parse(raw) as string) : raw);
     }
-    if (ch === '"') inString = true;
-    else if (ch === "{" && depth++ === 0) start = i;
-    else if (ch === "}" && --depth === 0) out.push(downloadResult(JSON.parse(stdout.slice(start, i + 1))));
   }
-  return out;
+  return info;
 }
 
-function downloadResult(o: { Path?: string; Version?: string; Error?: string; Dir?: string }): DownloadResult {
-  return { path: o.Path ?? "?", version: o.Version ?? "?", ok: !o.Error, error: o.Error, dir: o.Dir };
+/** What in the built binary differs from the spec (CGO off, -trimpath, module versions, -X stamps). */
+export function buildInfoProblems(spec: BinarySpec, info: BuildInfo): string[] {
+  const problems: string[] = [];
+  if (info.settings.get("CGO_ENABLED") !== "0") problems.push(`CGO_ENABLED=${info.settings.get("CGO_ENABLED") ?? "?"} (want 0)`);
+  if (info.settings.get("-trimpath") !== "true") problems.push("built without -trimpath");
+  for (const m of spec.expect.modules) {
+    if (info.modules.get(m.path) !== m.version) problems.push(`${m.path} is ${info.modules.get(m.path) ?? "absent"} (want ${m.version})`);
+  }
+  const ldflags = info.settings.get("-ldflags") ?? "";
+  for (const x of spec.expect.ldflagsX) if (!ldflags.includes(`-X ${x}`)) problems.push(`stamp -X ${x} missing (-ldflags ${JSON.stringify(ldflags)})`);
+  return problems;
 }
 
-/** "403 Forbidden: This module version is not available." from a proxy error, or the error's first line. */
-export function shortGoError(error: string): string {
-  const status = /: (\d{3} [A-Za-z ]+)\n\s*server response: (.*)/.exec(error);
-  if (status) return `${status[1]}: ${status[2].trim()}`;
-  const notFound = /: (\d{3} [A-Za-z ]+)$/m.exec(error);
-  return notFound ? notFound[1] : error.split("\n")[0];
+/** The one line printed and recorded when the upstream archives are not there. */
+export function upstreamAbsentMessage(dir: string, fromEnv: boolean): string {
+  const where = fromEnv ? `PYJOULES_UPSTREAM_DIR=${dir}` : `${dir} (set PYJOULES_UPSTREAM_DIR to use another directory)`;
+  return (
+    `the upstream source archives are not here: ${where}; the command/docker providers and the language hosts ` +
+    "cannot be built in this checkout; a user with network access uses their own `pulumi`, which downloads the plugins"
+  );
+}
+
+/** The first line of go's output that is an error, not a "# package" header or download progress. */
+export function firstError(output: string): string | undefined {
+  return output.split("\n").find((l) => l.trim() && !l.startsWith("#") && !/^go: (downloading|finding|extracting) /.test(l));
+}
+
+/** Why the `*.patch` files found differ from the list in the recipe, or undefined when they are the same. */
+export function patchListProblem(listed: string[], found: string[]): string | undefined {
+  const have = found.filter((f) => f.endsWith(".patch")).sort();
+  if (have.join("\n") === listed.join("\n")) return undefined;
+  return `the archive's patches are [${have.join(", ")}] but recipe.ts lists [${listed.join(", ")}] (in name order)`;
 }

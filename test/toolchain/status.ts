@@ -1,5 +1,4 @@
-// status.json in the toolchain cache dir: what was built, at which versions, what is missing and why.
-import { shortGoError } from "./recipe";
+// status.json in the toolchain cache dir: what was built, from where, at which versions, what is missing and why.
 
 export const STATUS_FILE = "status.json";
 
@@ -9,7 +8,10 @@ export interface BinaryStatus {
   name: string;
   kind: "cli" | "language" | "resource";
   version: string;
-  modules: string[];
+  /** Where it comes from: the Go module proxy (module@version) or the upstream archive(s). */
+  origin: string;
+  /** The archives it is built from, with the sha256 they were checked against. */
+  archives?: { file: string; sha256: string }[];
   state: BinaryState;
   optional: boolean;
   path?: string;
@@ -32,6 +34,8 @@ export interface ToolchainStatus {
   updatedAt: string;
   go: { GOVERSION: string; GOOS: string; GOARCH: string; GOFLAGS: string };
   sdk: { pulumi: string; command: string; docker: string };
+  /** The upstream archive directory; `absent` is the one-line message when it does not exist (nothing built then). */
+  upstream: { dir: string; absent?: string };
   binaries: BinaryStatus[];
   /** Every non-optional binary is present and every provider is installed in PULUMI_HOME. */
   complete: boolean;
@@ -54,8 +58,9 @@ export interface MissingOptions {
   commands?: boolean;
 }
 
-/** One line per missing piece: "pulumi-resource-command 1.2.1: the Go module proxy refuses M@V (403 …) — `cmd`". */
+/** One line per missing piece ("pulumi-resource-command 1.2.1: <why> — `cmd`"); just the one line when upstream is absent. */
 export function missingLines(s: ToolchainStatus, o: MissingOptions = {}): string[] {
+  if (s.upstream?.absent) return [s.upstream.absent];
   return s.binaries
     .filter((b) => !isPresent(b) || (b.plugin && !b.plugin.installed))
     .filter((b) => o.optional || !b.optional)
@@ -68,10 +73,8 @@ function whyMissing(b: BinaryStatus, commands: boolean): string {
   return fs.map((f) => failureText(f, b.log, commands)).join("; ");
 }
 
-/** Human text for one failure; a proxy refusal is named as such. */
+/** Human text for one failure: its error's first line, the command (unless none), the log. */
 export function failureText(f: Failure, log?: string, command = true): string {
-  const cmd = command ? ` — \`${f.command}\`` : "";
-  const probe = /^go mod download -json (\S+)$/.exec(f.command);
-  if (probe && /: \d{3} /.test(f.error)) return `the Go module proxy refuses ${probe[1]} (${shortGoError(f.error)})${cmd}`;
+  const cmd = command && f.command ? ` — \`${f.command}\`` : "";
   return `${f.error.split("\n")[0]}${cmd}${log ? ` (log: ${log})` : ""}`;
 }

@@ -6,8 +6,9 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AppArmorProfile, PyJoulesFleet, PyJoulesHost, PyJoulesHostArgs } from "../../components";
 import { stackProgram } from "../../components/stack";
+import { ATTEST_SH, provisionStdin } from "../../profiles/commands";
 import { renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
-import { collectRejections, healthyHostOutputs, runWithMocks, settle, TEST_HOST_KEY, TEST_URL, testKey, TYPES } from "./helpers/mocks";
+import { collectRejections, healthyHostOutputs, provisionedText, runWithMocks, settle, TEST_HOST_KEY, TEST_URL, testKey, TYPES } from "./helpers/mocks";
 
 const KEY = testKey("UNIT-TEST-ONLY");
 const HOST_KEY = TEST_HOST_KEY;
@@ -66,8 +67,9 @@ describe("PyJoulesHost resources", () => {
       "LOG_LEVEL=DEBUG", "MAX_RETRY_BATCHES=3", "PUSH_INTERVAL_S=8", `REMOTE_WRITE_URL=${URL}`,
       "SCRAPE_INTERVAL_S=0.5", "SERVICE_LABEL=node-7", "TZ=UTC",
     ]);
-    // systempaths=unconfined is applied client-side and never read back: without this every up replaces.
-    expect(run.byName("h1-client").opts.ignoreChanges).toEqual(["securityOpts"]);
+    // Measured through the real docker provider (test/integration/provider-facts.test.ts): securityOpts with
+    // systempaths=unconfined reads back as given and does not diff, so a changed profile name replaces the container.
+    expect(run.byName("h1-client").opts.ignoreChanges ?? []).toEqual([]);
     expect(run.byName("h1-client").opts.deleteBeforeReplace).toBe(true);
     const known = ["name", "image", "envs", "mounts", "securityOpts", "privileged", "restart", "hosts", "logDriver", "logOpts"];
     expect(Object.keys(c).sort()).toEqual(known.sort());
@@ -100,19 +102,25 @@ describe("PyJoulesHost resources", () => {
     expect(run.byName("h1-client").inputs.image).toBe("aimilefth/cpu-pyjoules");
   });
 
-  it("provisions through sudo -n with the rendered profile on stdin", async () => {
+  it("provisions through sudo -n with the scripts and the rendered profile on stdin", async () => {
     const run = await oneHost(hostArgs({ profile: { extraReadPaths: ["/etc/pyjoules/**"] } }));
     const p = run.byName("h1-profile-provision");
-    expect(p.inputs.stdin).toBe(renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] }));
+    // remove.sh, provision.sh, then the profile: delete runs with the same stdin, so it carries both scripts.
+    expect(p.inputs.stdin).toBe(provisionStdin(renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] })));
+    expect(provisionedText(p.inputs)).toBe(renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] }));
     expect(p.inputs.create).toContain("exec sudo -n /bin/sh -c");
     expect(p.inputs.create).toMatch(/'docker-pyjoules' 'yes'$/);
     expect(p.inputs.create).not.toContain("/etc/pyjoules"); // the profile text never rides on a command line
     expect(p.inputs.delete).toContain("pyjoules-remove");
+    // The scripts are on stdin: the lines pulumi prints with a failure stay short.
+    for (const line of [p.inputs.create, p.inputs.delete]) expect(line.length).toBeLessThan(1500);
     expect(p.inputs.addPreviousOutputInEnv).toBe(false);
     expect(p.inputs.triggers).toEqual(["10.0.0.7", 22, "docker-pyjoules"]);
     expect(p.opts.deleteBeforeReplace).toBe(true);
     const a = run.byName("h1-attest");
     expect(a.inputs.create).toMatch(/'docker-pyjoules' 'pyjoules-client' 'yes'$/);
+    expect(a.inputs.create.length).toBeLessThan(1500);
+    expect(a.inputs.stdin).toBe(ATTEST_SH);
     // The container id, and the verified profile's sha256: a profile change (same container) is attested again.
     expect(a.inputs.triggers).toEqual(["h1-client-id", sha256Hex(renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] }))]);
   });
@@ -375,8 +383,8 @@ describe("PyJoulesFleet", () => {
     const run = await runWithMocks(fleet);
     expect(run.byName("f-b-client").inputs.envs).toEqual(["A=1", "B=2", "LOG_LEVEL=DEBUG", `REMOTE_WRITE_URL=${URL}`]);
     expect(run.byName("f-c-docker").inputs.host).toBe("ssh://deploy@10.0.0.3:2222");
-    expect(run.byName("f-c-profile-provision").inputs.stdin).toBe(renderPyJoulesProfile({ extraReadPaths: ["/etc/x"] }));
-    expect(run.byName("f-b-profile-provision").inputs.stdin).toBe(renderPyJoulesProfile());
+    expect(provisionedText(run.byName("f-c-profile-provision").inputs)).toBe(renderPyJoulesProfile({ extraReadPaths: ["/etc/x"] }));
+    expect(provisionedText(run.byName("f-b-profile-provision").inputs)).toBe(renderPyJoulesProfile());
     const profiles = await settle(run.result.verifiedProfiles);
     expect(Object.keys(profiles).sort()).toEqual(["b", "c", "canary"]);
     expect(profiles.canary!.mode).toBe("enforce");
@@ -421,7 +429,11 @@ describe("root program", () => {
 
   it("rejects a config with an unknown key or a bad host, naming it", async () => {
     const config = { ...exampleConfig(), "pulumi-pyjoules:hosts": JSON.stringify([{ name: "a", host: "-bad-" }]) };
-    await expect(runWithMocks((o) => stackProgram(new pulumi.Config(), o), { config })).rejects.toThrow(/stack config: invalid hosts\.0\.host/);
+    await expect(runWithMocks((o) => stackProgram(new pulumi.Config(), o), { config })).rejects.toThrow(/^stack config \(every key is documented in Pulumi\.example\.yaml\): invalid [\w-]+:hosts\[0\]\.host: /);
+    // a user error, not a crash: the SDK prints a RunError's message without a stack trace
+    const missing = await runWithMocks((o) => stackProgram(new pulumi.Config(), o), { config: {} }).catch((e: unknown) => e);
+    expect(pulumi.RunError.isInstance(missing)).toBe(true);
+    expect((missing as Error).message).toMatch(/invalid [\w-]+:hosts: Invalid input: expected array, received undefined/);
     const typo = { ...exampleConfig(), "pulumi-pyjoules:client": JSON.stringify({ remoteWriteURL: URL }) };
     await expect(runWithMocks((o) => stackProgram(new pulumi.Config(), o), { config: typo })).rejects.toThrow(/client/);
   });

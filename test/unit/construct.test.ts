@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AppArmorProfile, PyJoulesFleet, PyJoulesFleetArgs, PyJoulesHost, PyJoulesHostArgs } from "../../components";
 import { renderPyJoulesProfile } from "../../profiles/render";
-import { collectRejections, healthyHostOutputs, MockRun, runWithMocks, settle, TEST_HOST_KEY, TEST_URL, testKey, TYPES } from "./helpers/mocks";
+import { collectRejections, healthyHostOutputs, MockRun, provisionedText, runWithMocks, settle, TEST_HOST_KEY, TEST_URL, testKey, TYPES } from "./helpers/mocks";
 
 const ROOT = join(__dirname, "..", "..");
 const KEY = testKey("CONSTRUCT-TEST-ONLY");
@@ -205,6 +205,8 @@ describe("construct AppArmorProfile = new AppArmorProfile", () => {
     expect(children(run)).toEqual([`${T.command}::p1-provision`, `${T.profile}::p1`]);
     expect(children(run)).toEqual(children(ts));
     expect(inputsByName(run)).toEqual(inputsByName(ts));
+    // The text that came over the wire is what provision.sh reads, after the scripts on stdin.
+    expect(provisionedText(run.byName("p1-provision").inputs)).toBe(text);
     const state = result.state as Record<string, pulumi.Output<unknown>>;
     expect(Object.keys(state).sort()).toEqual(["profileName", "verified"]);
     expect(await settle(state.verified!)).toEqual(await settle(ts.result.verified));

@@ -10,7 +10,7 @@ import { DEFAULT_CONTAINER_NAME, DEFAULT_IMAGE, LOG_OPTS } from "../../component
 import { EnergyNode, embeddedProgram } from "../../examples/embedded";
 import { fleetProgram, HOSTS } from "../../examples/fleet/program";
 import { renderPyJoulesProfile } from "../../profiles/render";
-import { healthyHostOutputs, Registered, runWithMocks, settle, TEST_HOST_KEY, TEST_URL, TYPES } from "./helpers/mocks";
+import { healthyHostOutputs, provisionedText, Registered, runWithMocks, settle, TEST_HOST_KEY, TEST_URL, TYPES } from "./helpers/mocks";
 
 const root = resolve(__dirname, "..", "..");
 const examples = join(root, "examples");
@@ -154,8 +154,8 @@ describe("examples/fleet", () => {
     expect(run.byName("lab-rack1-node2-docker").inputs.host).toBe("ssh://deploy@node2.rack1.example.com:22");
     expect(run.byName("lab-gpu-01-docker").inputs.host).toBe("ssh://pyjoules@gpu-01.lab.example.com:22");
     expect(run.byName("lab-gpu-01-client").inputs.envs).toEqual(expect.arrayContaining(["PUSH_INTERVAL_S=2", "SERVICE_LABEL=gpu-01"]));
-    expect(run.byName("lab-gpu-01-profile-provision").inputs.stdin).toBe(renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] }));
-    expect(run.byName("lab-canary-profile-provision").inputs.stdin).toBe(renderPyJoulesProfile());
+    expect(provisionedText(run.byName("lab-gpu-01-profile-provision").inputs)).toBe(renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] }));
+    expect(provisionedText(run.byName("lab-canary-profile-provision").inputs)).toBe(renderPyJoulesProfile());
   });
 
   it("pins every host key on both SSH paths", async () => {
@@ -308,7 +308,7 @@ describe("examples/embedded", () => {
   it("confines the exporter with AppArmorProfile alone: its own rendered profile, verified before the container", async () => {
     const run = await runEmbedded();
     const p = run.byName("edge-01-exporter-profile-provision");
-    expect(p.inputs.stdin).toBe(renderPyJoulesProfile({ name: "docker-rapl-exporter", extraReadPaths: ["/etc/rapl-exporter/**"] }));
+    expect(provisionedText(p.inputs)).toBe(renderPyJoulesProfile({ name: "docker-rapl-exporter", extraReadPaths: ["/etc/rapl-exporter/**"] }));
     expect(p.inputs.stdin).toContain('profile "docker-rapl-exporter" ');
     expect(p.inputs.create).toMatch(/'docker-rapl-exporter' 'yes'$/);
     expect(p.inputs.create).toContain("exec sudo -n /bin/sh -c");

@@ -8,10 +8,12 @@
  * - Every generated value (NUL aside: no argv can carry it, and every field rejects it) is EXECUTED as an
  *   argument of asRoot(...) — the same builder the provisioning commands use — under /bin/sh, bash and
  *   busybox sh, with `sudo`, `id` and `hostname` replaced by recorders and the host script replaced by a
- *   recorder: each must arrive as exactly one argument, byte for byte, at sudo and at the script, and no
- *   payload may run (payloads touch files in a canary directory that must stay empty).
- * - The real provisionCommand/removeCommand/attestCommand strings run the same way (script swapped for the
- *   recorder); the docker provider's ssh inputs go through the real `ssh -G`.
+ *   recorder (on stdin, as the real scripts travel): each must arrive as exactly one argument, byte for
+ *   byte, at sudo and at the script, and no payload may run (payloads touch files in a canary directory
+ *   that must stay empty).
+ * - The real provisionCommand/removeCommand/attestCommand strings run the same way (the script on stdin
+ *   swapped for the recorder, its length and sha256 on the line with it); the docker provider's ssh inputs
+ *   go through the real `ssh -G`.
  * - Profile-rule injection: extraReadPaths and profile names either fail validation or add exactly their
  *   own rules, leaving every other rule as it was; the real apparmor_parser compiles a sample.
  * - A sample per field goes through PyJoulesHost under Pulumi mocks.
@@ -30,9 +32,9 @@ import { clientEnv } from "../../components/pyJoulesHost";
 import { clientSchema, connectionSchema, profileArgsSchema } from "../../components/schemas";
 import { parseOrThrow } from "../../components/validate";
 import {
-  ATTEST_SH, PROVISION_SH, REMOVE_SH, USER_DOCKER_FACTS, asRoot, attestCommand, provisionCommand, removeCommand, shellQuote,
+  ATTEST_SH, PROVISION_SH, REMOVE_SH, USER_DOCKER_FACTS, asRoot, attestCommand, provisionCommand, provisionStdin, removeCommand,
 } from "../../profiles/commands";
-import { renderPyJoulesProfile } from "../../profiles/render";
+import { renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
 import { hostile, spliced, validValues } from "./fixtures/hostile/arbitraries";
 import { RECORDER_SCRIPT, SHELLS, Sandbox, batches } from "./fixtures/hostile/sandbox";
 import { runWithMocks } from "./helpers/mocks";
@@ -55,6 +57,8 @@ const sandbox = new Sandbox();
 const canary = sandbox.canary;
 const enc = (s: string) => Buffer.from(s, "utf8");
 const hasNul = (s: string) => s.includes("\u0000");
+/** Where provision.sh starts in the provision command's stdin (remove.sh comes first). */
+const PROVISION_AT = Buffer.byteLength(REMOVE_SH);
 
 // ---------------------------------------------------------------------------------------------------------
 // Fields
@@ -200,18 +204,19 @@ const FIELDS: FieldSpec[] = [
     accepted(n) {
       inert(n, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "profile name");
       if (RESERVED_NAMES.includes(n)) throw new Error(`reserved profile name ${n} accepted`);
-      eq(provisionCommand(n, true), asRoot("pyjoules-provision", PROVISION_SH, [n, "yes"], USER_DOCKER_FACTS), "provisionCommand");
-      eq(removeCommand(n), asRoot("pyjoules-remove", REMOVE_SH, [n]), "removeCommand");
-      eq(attestCommand(n, "pyjoules-client", false), asRoot("pyjoules-attest", ATTEST_SH, [n, "pyjoules-client", "no"]), "attestCommand");
+      eq(provisionCommand(n, true), asRoot("pyjoules-provision", PROVISION_SH, PROVISION_AT, [n, "yes"], USER_DOCKER_FACTS), "provisionCommand");
+      eq(removeCommand(n), asRoot("pyjoules-remove", REMOVE_SH, 0, [n]), "removeCommand");
+      eq(attestCommand(n, "pyjoules-client", false), asRoot("pyjoules-attest", ATTEST_SH, 0, [n, "pyjoules-client", "no"]), "attestCommand");
     },
     hostArgs: (v) => profile({ name: v }),
     placed(inputs, n) {
       const p = inputs("h-profile-provision");
       eq(p.create, provisionCommand(n, true), "provision create");
       eq(p.delete, removeCommand(n), "provision delete");
-      eq(p.stdin, renderPyJoulesProfile({ name: n }), "provision stdin");
+      eq(p.stdin, provisionStdin(renderPyJoulesProfile({ name: n })), "provision stdin");
       eq(inputs("h-client").securityOpts, [`apparmor=${n}`, "systempaths=unconfined"], "securityOpts");
       eq(inputs("h-attest").create, attestCommand(n, "pyjoules-client", true), "attest create");
+      eq(inputs("h-attest").stdin, ATTEST_SH, "attest stdin");
     },
   },
   {
@@ -225,7 +230,7 @@ const FIELDS: FieldSpec[] = [
     hostArgs: (v) => profile({ extraReadPaths: [v] }),
     placed(inputs, p) {
       const prov = inputs("h-profile-provision");
-      eq(prov.stdin, renderPyJoulesProfile({ extraReadPaths: [p] }), "provision stdin");
+      eq(prov.stdin, provisionStdin(renderPyJoulesProfile({ extraReadPaths: [p] })), "provision stdin");
       eq(prov.create, provisionCommand("docker-pyjoules", true), "the path never rides on the command line");
     },
   },
@@ -243,7 +248,7 @@ const FIELDS: FieldSpec[] = [
     parse: (v) => parseClient({ containerName: v }).containerName!,
     accepted(c) {
       inert(c, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "container name");
-      eq(attestCommand("docker-pyjoules", c, true), asRoot("pyjoules-attest", ATTEST_SH, ["docker-pyjoules", c, "yes"]), "attestCommand");
+      eq(attestCommand("docker-pyjoules", c, true), asRoot("pyjoules-attest", ATTEST_SH, 0, ["docker-pyjoules", c, "yes"]), "attestCommand");
     },
     hostArgs: (v) => client({ containerName: v }),
     placed(inputs, c) {
@@ -407,8 +412,9 @@ describe("sandbox: values reach the host only as quoted data", () => {
         if (shell[0] === "busybox" && n % 3 !== 0) continue;
         const startUid = n % 2 === 0 ? "1000" : "0";
         const stdin = Buffer.concat(batch.map((v) => Buffer.concat([enc(v), Buffer.from([0])])));
-        const command = asRoot(SCRIPT_NAME, RECORDER_SCRIPT, batch);
-        const r = sandbox.run(shell, command, { stdin, startUid });
+        const command = asRoot(SCRIPT_NAME, RECORDER_SCRIPT, 0, batch);
+        // The script travels on stdin first; the recorder must see the rest, byte for byte.
+        const r = sandbox.run(shell, command, { stdin: Buffer.concat([enc(RECORDER_SCRIPT), stdin]), startUid });
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
         expect(r.uid).toBe("0");
@@ -434,15 +440,17 @@ describe("sandbox: values reach the host only as quoted data", () => {
     expect(sandbox.pwned()).toEqual([]);
   });
 
-  it("the real provision/remove/attest command strings, script swapped for the recorder, carry names as data", () => {
+  it("the real provision/remove/attest command strings, script on stdin swapped for the recorder, carry names as data", () => {
     const names = generated.get("profile.name")!.filter((g) => g.verdict.ok).map((g) => g.text);
     const containers = generated.get("client.containerName")!.filter((g) => g.verdict.ok).map((g) => g.text);
     const paths = generated.get("profile.extraReadPaths.0")!.filter((g) => g.verdict.ok).map((g) => g.text);
     expect(names.length).toBeGreaterThan(REAL_COMMANDS);
-    const swap = (command: string, script: string) => {
-      const q = shellQuote(script);
-      expect(command.split(q).length, "the script appears exactly once").toBe(2);
-      return command.replace(q, () => shellQuote(RECORDER_SCRIPT));
+    /** The command line with `script`'s length and sha256 (after its offset) replaced by the recorder's. */
+    const swap = (command: string, script: string, at: number) => {
+      const where = (s: string) => ` ${at} ${Buffer.byteLength(s)} ${sha256Hex(s)} `;
+      expect(command.split(where(script)).length, "the script is named exactly once").toBe(2);
+      expect(command).not.toContain(script);
+      return command.replace(where(script), () => where(RECORDER_SCRIPT));
     };
     const sample = names.slice(0, REAL_COMMANDS);
     sample.forEach((name, i) => {
@@ -453,18 +461,26 @@ describe("sandbox: values reach the host only as quoted data", () => {
       const text = renderPyJoulesProfile({ name, extraReadPaths: paths.slice(i, i + 3) });
       // The provision prelude adds the SSH user's docker facts (no docker on the sandbox's PATH).
       const userDocker = startUid === "0" ? "root" : "deploy missing - no";
-      const runs: Array<[string, string, string[], string]> = [
-        [swap(provisionCommand(name, rapl), PROVISION_SH), "pyjoules-provision", [name, rapl ? "yes" : "no", userDocker], text],
-        [swap(removeCommand(name), REMOVE_SH), "pyjoules-remove", [name], ""],
-        [swap(attestCommand(name, container, rapl), ATTEST_SH), "pyjoules-attest", [name, container, rapl ? "yes" : "no"], ""],
+      // [command line, stdin with the recorder in the script's place, script name, arguments, what the script reads]
+      const runs: Array<[string, string, string, string[], string]> = [
+        [swap(provisionCommand(name, rapl), PROVISION_SH, PROVISION_AT), REMOVE_SH + RECORDER_SCRIPT + text, "pyjoules-provision", [name, rapl ? "yes" : "no", userDocker], text],
+        // delete runs with create's stdin: remove.sh first, and the rest (provision.sh, profile) it leaves alone
+        [swap(removeCommand(name), REMOVE_SH, 0), RECORDER_SCRIPT + PROVISION_SH + text, "pyjoules-remove", [name], PROVISION_SH + text],
+        [swap(attestCommand(name, container, rapl), ATTEST_SH, 0), RECORDER_SCRIPT, "pyjoules-attest", [name, container, rapl ? "yes" : "no"], ""],
       ];
-      for (const [command, script, args, stdin] of runs) {
+      for (const [command, stdin, script, args, rest] of runs) {
         const r = sandbox.run(shell, command, { stdin, startUid });
         expect(r.status, r.stderr).toBe(0);
         expect(r.argv.map(String)).toEqual([script, ...args]);
-        expect(r.stdin.equals(enc(stdin))).toBe(true);
+        expect(r.stdin.equals(enc(rest))).toBe(true);
         expect(r.uid).toBe("0");
       }
+      // The real scripts are only accepted in their own places: the unswapped line refuses the recorder.
+      const refused = sandbox.run(shell, provisionCommand(name, rapl), { stdin: REMOVE_SH + RECORDER_SCRIPT + text, startUid });
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toMatch(/^pyjoules: sandbox-host: the host script arrived incomplete on stdin \(pyjoules-provision: \d+ of \d+ bytes, or other bytes\)\n$/);
+      expect(refused.argv).toEqual([]);
+      expect(refused.sudoCalls).toEqual([]);
     });
     expect(sandbox.pwned()).toEqual([]);
   });
@@ -615,10 +631,11 @@ describe(`through PyJoulesHost under mocks (${MOCK_SAMPLE} values per field)`, (
         expect(mine.length).toBe(6);
         const inputs = (suffix: string) => run.byName(suffix.replace(/^h-/, `h${i}-`)).inputs;
         spec.placed(inputs, g.verdict.value);
-        // Nothing of the value ever rides on a command line, except a validated profile or container name.
-        for (const cmd of ["h-profile-provision", "h-attest"]) {
-          const create = String(inputs(cmd).create);
-          expect(create.startsWith("/bin/sh -c '")).toBe(true);
+        // Nothing of the value ever rides on a command line, except a validated profile or container name;
+        // the lines stay short (the scripts are on stdin).
+        for (const line of [inputs("h-profile-provision").create, inputs("h-profile-provision").delete, inputs("h-attest").create].map(String)) {
+          expect(line.startsWith("/bin/sh -c '")).toBe(true);
+          expect(line.length).toBeLessThan(1500);
         }
       } else {
         expect(errors.get(i), `${JSON.stringify(g.raw)} must be refused`).toBeDefined();
@@ -674,11 +691,11 @@ describe("sandbox canary", () => {
   it("negative control: the sandbox does see an injection when a value is quoted wrongly", () => {
     const control = new Sandbox();
     const payload = `$(touch ${control.canary}/control)`;
-    const badlyQuoted = asRoot("x", RECORDER_SCRIPT, []) + ` "${payload}"`;
-    const r = control.run(SHELLS[0]!, badlyQuoted);
+    const badlyQuoted = asRoot("x", RECORDER_SCRIPT, 0, []) + ` "${payload}"`;
+    const r = control.run(SHELLS[0]!, badlyQuoted, { stdin: RECORDER_SCRIPT });
     expect(control.pwned()).toEqual(["control"]);
     expect(r.argv.map(String)).toEqual(["x", ""]);
-    const wellQuoted = control.run(SHELLS[0]!, asRoot("x", RECORDER_SCRIPT, [payload.replace("control", "control2")]));
+    const wellQuoted = control.run(SHELLS[0]!, asRoot("x", RECORDER_SCRIPT, 0, [payload.replace("control", "control2")]), { stdin: RECORDER_SCRIPT });
     expect(wellQuoted.argv.map(String)).toEqual(["x", payload.replace("control", "control2")]);
     expect(control.pwned()).toEqual(["control"]);
   });

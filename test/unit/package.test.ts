@@ -9,8 +9,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import * as ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { shellQuote } from "../../profiles/commands";
-import { renderPyJoulesProfile } from "../../profiles/render";
+import { renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
 
 const ROOT = resolve(__dirname, "..", "..");
 const FIXTURES = join(__dirname, "fixtures", "package");
@@ -161,11 +160,15 @@ describe("installed in a fresh project", () => {
     expect(container.mounts).toEqual(POWERCAP_MOUNTS);
     expect(container.privileged).toBe(false);
     const provision = byName("lab-canary-profile-provision");
-    const script = (f: string) => shellQuote(readFileSync(join(ROOT, "profiles", f), "utf8"));
-    expect(provision.create).toContain(script("provision.sh"));
-    expect(provision.delete).toContain(script("remove.sh"));
-    expect(byName("lab-canary-attest").create).toContain(script("attest.sh"));
-    expect(provision.stdin).toBe(renderPyJoulesProfile());
+    // The scripts travel on stdin (remove.sh first: delete gets the same stdin); each line names its script's
+    // offset, length and sha256.
+    const script = (f: string) => readFileSync(join(ROOT, "profiles", f), "utf8");
+    const named = (at: number, s: string) => ` ${at} ${Buffer.byteLength(s)} ${sha256Hex(s)} `;
+    expect(provision.stdin).toBe(script("remove.sh") + script("provision.sh") + renderPyJoulesProfile());
+    expect(provision.create).toContain(`pyjoules-provision${named(Buffer.byteLength(script("remove.sh")), script("provision.sh"))}`);
+    expect(provision.delete).toContain(`pyjoules-remove${named(0, script("remove.sh"))}`);
+    expect(byName("lab-canary-attest").create).toContain(`pyjoules-attest${named(0, script("attest.sh"))}`);
+    expect(byName("lab-canary-attest").stdin).toBe(script("attest.sh"));
     expect(out.profiles.canary).toMatchObject({ name: "docker-pyjoules", mode: "enforce" });
     expect(out.attestations.canary?.ok).toBe(true);
   });

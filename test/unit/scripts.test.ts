@@ -1,6 +1,6 @@
 /**
  * Unit tests for the host-side POSIX sh scripts (profiles/provision.sh, remove.sh, attest.sh) and for the
- * command lines profiles/commands.ts builds around them.
+ * command lines and stdin profiles/commands.ts builds around them.
  *
  * Each test gets its own fake host in a temp dir: a fake filesystem root (PYJOULES_TEST_ROOT) with
  * /sys/module/apparmor/parameters/enabled, /sys/kernel/security/apparmor/profiles, /etc/apparmor.d/abi/3.0,
@@ -22,13 +22,17 @@ import {
   readlinkSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from "node:fs";
 import { release, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, describe, test, type ExpectStatic } from "vitest";
-import { BECOME_ROOT, USER_DOCKER_FACTS, asRoot, attestCommand, provisionCommand, removeCommand } from "../../profiles/commands";
+import {
+  ATTEST_SH, BECOME_ROOT, PROVISION_SH, READ_SCRIPT, REMOVE_SH, USER_DOCKER_FACTS, asRoot, attestCommand, attestInvocation, provisionCommand,
+  provisionInvocation, provisionStdin, removeCommand, removeInvocation, type HostInvocation,
+} from "../../profiles/commands";
 import { DEFAULT_PROFILE_NAME, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
 
 const REPO = resolve(__dirname, "..", "..");
@@ -213,9 +217,10 @@ class FakeHost {
     return run(["/bin/sh", SCRIPTS.attest, ...args], this.env());
   }
 
-  /** provisionCommand's line as sshd runs it: as the fake user "deploy" (through the fake sudo), or as root. */
+  /** The provision command line and stdin as sshd runs them: as the fake user "deploy" (through the fake sudo), or as root. */
   provisionCommandLine(as: "deploy" | "root", text: string = TEXT) {
-    return run(["/bin/sh", "-c", provisionCommand(NAME, true)], this.env(as === "deploy" ? [this.idBin, this.sudoBin] : [this.sudoBin]), text);
+    const inv = provisionInvocation(NAME, true, text);
+    return run(["/bin/sh", "-c", inv.command], this.env(as === "deploy" ? [this.idBin, this.sudoBin] : [this.sudoBin]), inv.stdin);
   }
 
   /** Which daemon the SSH user's docker reaches (see fixtures/scripts/fake-docker). */
@@ -355,12 +360,12 @@ describe("shellcheck", () => {
     expect(r.status).toBe(0);
   });
 
-  test("passes on the BECOME_ROOT prelude and the test stubs", ({ expect }) => {
+  test("passes on the command-line wrapper (READ_SCRIPT, USER_DOCKER_FACTS, BECOME_ROOT) and the test stubs", ({ expect }) => {
     const dir = mkdtempSync(join(tmpdir(), "pyjoules-shellcheck-"));
     fixtureDirs.push(dir);
     const prelude = join(dir, "become-root.sh");
-    // The prelude runs as `sh -c PRELUDE NAME SCRIPT ARGS...`; shellcheck sees it as a script.
-    writeFileSync(prelude, `#!/bin/sh\n${USER_DOCKER_FACTS}\n${BECOME_ROOT}\n`);
+    // The wrapper runs as `sh -c WRAPPER NAME SKIP LENGTH SHA256 ARGS...`; shellcheck sees it as a script.
+    writeFileSync(prelude, `#!/bin/sh\n${READ_SCRIPT}\n${USER_DOCKER_FACTS}\n${BECOME_ROOT}\n`);
     const stubs = readdirSync(STUBS)
       .filter((f) => f.startsWith("fake-"))
       .map((f) => join(STUBS, f));
@@ -1237,9 +1242,11 @@ describe.concurrent("attest.sh", () => {
 });
 
 describe.concurrent("command lines from profiles/commands.ts, run for real", () => {
-  /** Runs a command line the way sshd does: the login shell gets it as `-c` text. */
-  const viaLoginShell = (shell: string, commandLine: string, env: NodeJS.ProcessEnv, stdin = "", prefix: readonly string[] = []) =>
-    run([...prefix, shell, "-c", commandLine], env, stdin);
+  /** Runs a command line the way sshd does: the login shell gets it as `-c` text, stdin attached. */
+  const viaLoginShell = (shell: string, inv: HostInvocation, env: NodeJS.ProcessEnv, prefix: readonly string[] = []) =>
+    run([...prefix, shell, "-c", inv.command], env, inv.stdin);
+  /** The provision resource's delete: its line with the stdin stored for create (scripts and profile). */
+  const deleteAsPulumiRunsIt = (text: string = TEXT): HostInvocation => ({ command: removeCommand(NAME), stdin: provisionStdin(text) });
 
   const TRICKY_ARGS = [
     "it's",
@@ -1258,48 +1265,56 @@ describe.concurrent("command lines from profiles/commands.ts, run for real", () 
     "''",
     "\t",
   ];
-  const PRINT_ARGS = `printf '%s\\000' "$0" "$@"`;
+  /** Prints $0 and the arguments NUL-terminated, then the rest of stdin. */
+  const PRINT_ARGS = `printf '%s\\000' "$0" "$@"; cat\n`;
 
   for (const shell of LOGIN_SHELLS) {
     test(`${shell}: as root the script runs directly (no sudo)`, async ({ expect }) => {
       const h = new FakeHost();
       const env = h.env([h.sudoBin]);
-      const p = await viaLoginShell(shell, provisionCommand(NAME, true), env, TEXT);
+      const p = await viaLoginShell(shell, provisionInvocation(NAME, true, TEXT), env);
       const facts = provisionFacts(expect, p);
       expect(facts.sha256).toBe(sha256Hex(TEXT));
       expect(h.read(`/etc/apparmor.d/containers/${NAME}`)).toBe(TEXT);
 
       h.addContainer("pyjoules");
-      const a = await viaLoginShell(shell, attestCommand(NAME, "pyjoules", true), env);
+      const a = await viaLoginShell(shell, attestInvocation(NAME, "pyjoules", true), env);
       expectSuccess(expect, a);
       expect(JSON.parse(a.stdout)).toMatchObject({ ok: true, container: "pyjoules" });
 
       h.addContainer("pyjoules", { running: false });
-      const rm = await viaLoginShell(shell, removeCommand(NAME), env);
+      const rm = await viaLoginShell(shell, deleteAsPulumiRunsIt(), env);
       expectSuccess(expect, rm);
       expect(rm.stdout).toBe(`{"name":"${NAME}","removed":true}\n`);
       expect(h.kernelProfiles()).toEqual([]);
       expect(h.calls("sudo")).toEqual([]);
     });
 
-    test(`${shell}: as a non-root user the script runs through sudo -n`, async ({ expect }) => {
+    test(`${shell}: as a non-root user the script runs through sudo -n, with the rest of stdin`, async ({ expect }) => {
       const h = new FakeHost();
       const env = h.env([h.idBin, h.sudoBin]);
-      const p = await viaLoginShell(shell, provisionCommand(NAME, false), env, TEXT);
+      const p = await viaLoginShell(shell, provisionInvocation(NAME, false, TEXT), env);
       provisionFacts(expect, p);
       expect(h.read(`/etc/apparmor.d/containers/${NAME}`)).toBe(TEXT);
       const sudo = h.calls("sudo");
       expect(sudo).toHaveLength(2);
       expect(sudo[0]).toBe("-n true");
-      expect(sudo[1]!.startsWith("-n /bin/sh -c #!/bin/sh")).toBe(true);
-      expect(sudo[1]!.endsWith(` pyjoules-provision ${NAME} no ${USER_FACTS_OK}`)).toBe(true);
+      // provision.sh itself, trailing newline and all (the fake sudo logs newlines as spaces).
+      expect(sudo[1]).toBe(`-n /bin/sh -c ${PROVISION_SH.replaceAll("\n", " ")} pyjoules-provision ${NAME} no ${USER_FACTS_OK}`);
+
+      h.clearLogs();
+      const rm = await viaLoginShell(shell, deleteAsPulumiRunsIt(), env);
+      expectSuccess(expect, rm);
+      expect(rm.stdout).toBe(`{"name":"${NAME}","removed":true}\n`);
+      expect(h.exists(`/etc/apparmor.d/containers/${NAME}`)).toBe(false);
+      expect(h.calls("sudo")[1]).toBe(`-n /bin/sh -c ${REMOVE_SH.replaceAll("\n", " ")} pyjoules-remove ${NAME}`);
     });
 
     test(`${shell}: a sudo that wants a password fails at once, saying so`, async ({ expect }) => {
       const h = new FakeHost();
       writeFileSync(join(h.state, "sudo-needs-password"), "");
       const before = h.snapshot();
-      const r = await viaLoginShell(shell, provisionCommand(NAME, true), h.env([h.idBin, h.sudoBin]), TEXT);
+      const r = await viaLoginShell(shell, provisionInvocation(NAME, true, TEXT), h.env([h.idBin, h.sudoBin]));
       expect(r.ms).toBeLessThan(1000);
       expectFailure(expect, r, /^pyjoules: fakehost-1: user deploy needs passwordless sudo \(sudo -n cannot prompt for a password\): sudo: a password is required$/);
       expect(r.stdout).toBe("");
@@ -1309,14 +1324,16 @@ describe.concurrent("command lines from profiles/commands.ts, run for real", () 
     });
 
     for (const via of ["root", "sudo"] as const) {
-      test(`${shell} (${via}): every argument arrives as one literal word`, async ({ expect }) => {
+      test(`${shell} (${via}): every argument arrives as one literal word, and the rest of stdin byte for byte`, async ({ expect }) => {
         const h = new FakeHost();
         const args = TRICKY_ARGS.map((a) => a.replaceAll("CANARY", join(h.dir, "canary")));
         const env = via === "root" ? h.env([h.sudoBin]) : h.env([h.idBin, h.sudoBin]);
-        const r = await viaLoginShell(shell, asRoot("print-args", PRINT_ARGS, args), env);
+        const [lead, rest] = ["bytes before the script\n", "the rest of stdin, 'quoted' $(not run)\n\n"];
+        const command = asRoot("print-args", PRINT_ARGS, Buffer.byteLength(lead), args);
+        const r = await viaLoginShell(shell, { command, stdin: lead + PRINT_ARGS + rest }, env);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
-        expect(r.stdout.split("\0")).toEqual(["print-args", ...args, ""]);
+        expect(r.stdout.split("\0")).toEqual(["print-args", ...args, rest]);
         expect(existsSync(join(h.dir, "canary")), "nothing was executed").toBe(false);
         expect(h.calls("sudo").length).toBe(via === "root" ? 0 : 2);
       });
@@ -1328,19 +1345,179 @@ describe.concurrent("command lines from profiles/commands.ts, run for real", () 
     writeFileSync(join(h.state, "sudo-needs-password"), "");
     h.openToEveryone();
     const prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"];
-    const r = await viaLoginShell("/bin/sh", provisionCommand(NAME, true), h.env([h.sudoBin]), TEXT, prefix);
+    const r = await viaLoginShell("/bin/sh", provisionInvocation(NAME, true, TEXT), h.env([h.sudoBin]), prefix);
     expect(r.ms).toBeLessThan(1000);
     expectFailure(expect, r, /user nobody needs passwordless sudo .*: sudo: a password is required$/);
     expect(h.calls("sudo")).toEqual(["-n true"]);
     expect(h.exists("/etc/apparmor.d/containers")).toBe(false);
   });
 
+  test("removeInvocation, run by hand over ssh (no profile text on stdin), removes the profile", async ({ expect }) => {
+    const h = new FakeHost();
+    const env = h.env([h.idBin, h.sudoBin]);
+    provisionFacts(expect, await viaLoginShell("/bin/sh", provisionInvocation(NAME, true, TEXT), env));
+    const rm = await viaLoginShell("/bin/sh", removeInvocation(NAME), env);
+    expectSuccess(expect, rm);
+    expect(rm.stdout).toBe(`{"name":"${NAME}","removed":true}\n`);
+    expect(h.kernelProfiles()).toEqual([]);
+  });
+
+  test("remove.sh neither reads nor waits for the rest of stdin (provision.sh and a 1 MiB profile)", async ({ expect }) => {
+    const h = new FakeHost();
+    const env = h.env([h.idBin, h.sudoBin]);
+    provisionFacts(expect, await viaLoginShell("/bin/sh", provisionInvocation(NAME, true, TEXT), env));
+    const big = `${TEXT}${"# padding\n".repeat((1 << 20) / 10)}`;
+    const rm = await viaLoginShell("/bin/sh", deleteAsPulumiRunsIt(big), env);
+    expectSuccess(expect, rm);
+    expect(rm.stdout).toBe(`{"name":"${NAME}","removed":true}\n`);
+    expect(rm.ms).toBeLessThan(5000);
+  });
+
   test("the builders refuse unsafe names before anything runs", ({ expect }) => {
     for (const bad of ["../x", "a b", "-x", "x;rm", "", "x'y"]) {
       expect(() => provisionCommand(bad, true)).toThrow();
+      expect(() => provisionInvocation(bad, true, TEXT)).toThrow();
       expect(() => removeCommand(bad)).toThrow();
+      expect(() => removeInvocation(bad)).toThrow();
       expect(() => attestCommand(bad, "pyjoules", true)).toThrow();
       expect(() => attestCommand(NAME, bad, true)).toThrow();
+      expect(() => attestInvocation(NAME, bad, true)).toThrow();
+      expect(() => asRoot(bad, PRINT_ARGS, 0, [])).toThrow(/invalid script name/);
+    }
+    for (const skip of [-1, 1.5, NaN, Infinity]) expect(() => asRoot("x", PRINT_ARGS, skip, [])).toThrow(/invalid stdin offset/);
+  });
+});
+
+describe.concurrent("the scripts travel on stdin: short command lines", () => {
+  const LINES = {
+    provision: provisionCommand(NAME, true),
+    remove: removeCommand(NAME),
+    attest: attestCommand(NAME, "pyjoules-client", true, 99999),
+  };
+  /** Lines of `text` long enough to be recognisable (short ones like `fi` or `exit 1` are in the wrapper too). */
+  const distinctive = (text: string) => [...new Set(text.split("\n").map((l) => l.trim()).filter((l) => l.length >= 12))];
+
+  test("each line is under 1,500 characters and carries no script text and no profile text", ({ expect }) => {
+    console.log(`command line lengths: ${Object.entries(LINES).map(([k, v]) => `${k} ${v.length}`).join(", ")}`);
+    for (const [what, line] of Object.entries(LINES)) {
+      expect(line.length, what).toBeLessThan(1500);
+      for (const script of [PROVISION_SH, REMOVE_SH, ATTEST_SH]) {
+        expect(distinctive(script).length).toBeGreaterThan(30);
+        expect(distinctive(script).filter((l) => line.includes(l)), what).toEqual([]);
+      }
+      expect(distinctive(TEXT).filter((l) => line.includes(l)), what).toEqual([]);
     }
   });
+
+  test("each line names its script, where it sits in stdin, its length and sha256, then the quoted arguments", ({ expect }) => {
+    const where = (skip: number, script: string) => `${skip} ${Buffer.byteLength(script)} ${sha256Hex(script)}`;
+    const tail = (line: string) => line.slice(line.lastIndexOf("' pyjoules-") + 2);
+    expect(tail(LINES.provision)).toBe(`pyjoules-provision ${where(Buffer.byteLength(REMOVE_SH), PROVISION_SH)} '${NAME}' 'yes'`);
+    expect(tail(LINES.remove)).toBe(`pyjoules-remove ${where(0, REMOVE_SH)} '${NAME}'`);
+    expect(tail(LINES.attest)).toBe(`pyjoules-attest ${where(0, ATTEST_SH)} '${NAME}' 'pyjoules-client' 'yes' '99999'`);
+    for (const line of Object.values(LINES)) expect(line.startsWith(`/bin/sh -c '${READ_SCRIPT.replaceAll("'", `'\\''`)}\n`)).toBe(true);
+  });
+
+  test("a profile change changes only the provision stdin; remove.sh comes first in it, provision.sh next", ({ expect }) => {
+    const other = renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] });
+    const [a, b] = [provisionInvocation(NAME, true, TEXT), provisionInvocation(NAME, true, other)];
+    expect(a.command).toBe(b.command);
+    expect(a.command).toBe(LINES.provision);
+    expect(a.stdin).not.toBe(b.stdin);
+    expect(a.stdin).toBe(REMOVE_SH + PROVISION_SH + TEXT);
+    expect(b.stdin).toBe(provisionStdin(other));
+    expect(removeInvocation(NAME)).toEqual({ command: LINES.remove, stdin: REMOVE_SH + PROVISION_SH });
+    expect(attestInvocation(NAME, "pyjoules-client", true, 99999)).toEqual({ command: LINES.attest, stdin: ATTEST_SH });
+  });
+});
+
+describe.concurrent("the scripts travel on stdin: a truncated or altered stdin fails closed", () => {
+  const INCOMPLETE = /^pyjoules: fakehost-1: the host script arrived incomplete on stdin \((pyjoules-[a-z]+): (\d+) of (\d+) bytes, or other bytes\)$/;
+  const flip = (s: string, at: number) => s.slice(0, at) + (s[at] === "x" ? "y" : "x") + s.slice(at + 1);
+  const R = Buffer.byteLength(REMOVE_SH);
+  const P = Buffer.byteLength(PROVISION_SH);
+  const A = Buffer.byteLength(ATTEST_SH);
+  const full = provisionStdin(TEXT);
+  /** [what, command, stdin, script name, where the script starts in stdin, script length] */
+  const cases: [string, string, string, string, number, number][] = [
+    ["provision: no stdin", provisionCommand(NAME, true), "", "pyjoules-provision", R, P],
+    ["provision: only remove.sh", provisionCommand(NAME, true), REMOVE_SH, "pyjoules-provision", R, P],
+    ["provision: cut inside provision.sh", provisionCommand(NAME, true), full.slice(0, R + 1000), "pyjoules-provision", R, P],
+    ["provision: one byte short (no trailing newline)", provisionCommand(NAME, true), full.slice(0, R + P - 1), "pyjoules-provision", R, P],
+    ["provision: one byte of provision.sh altered", provisionCommand(NAME, true), flip(full, R + 500), "pyjoules-provision", R, P],
+    ["provision: the scripts in the other order", provisionCommand(NAME, true), PROVISION_SH + REMOVE_SH + TEXT, "pyjoules-provision", R, P],
+    ["provision: the profile alone (the old stdin)", provisionCommand(NAME, true), TEXT, "pyjoules-provision", R, P],
+    ["remove: no stdin", removeCommand(NAME), "", "pyjoules-remove", 0, R],
+    ["remove: cut inside remove.sh", removeCommand(NAME), full.slice(0, R - 10), "pyjoules-remove", 0, R],
+    ["remove: one byte of remove.sh altered", removeCommand(NAME), flip(full, 200), "pyjoules-remove", 0, R],
+    ["attest: no stdin", attestCommand(NAME, "pyjoules", true), "", "pyjoules-attest", 0, A],
+    ["attest: cut inside attest.sh", attestCommand(NAME, "pyjoules", true), ATTEST_SH.slice(0, A / 2), "pyjoules-attest", 0, A],
+    ["attest: one byte of attest.sh altered", attestCommand(NAME, "pyjoules", true), flip(ATTEST_SH, A - 2), "pyjoules-attest", 0, A],
+  ];
+  for (const [what, command, stdin, script, skip, length] of cases) {
+    const got = Math.min(length, Math.max(0, Buffer.byteLength(stdin) - skip));
+    for (const as of ["deploy", "root"] as const) {
+      test(`${what} (as ${as}): one line, nothing run`, async ({ expect }) => {
+        const h = new FakeHost();
+        h.addContainer("pyjoules");
+        const before = h.snapshot();
+        const r = await run(["/bin/sh", "-c", command], h.env(as === "deploy" ? [h.idBin, h.sudoBin] : [h.sudoBin]), stdin);
+        expectFailure(expect, r, INCOMPLETE);
+        expect(r.code).toBe(1);
+        expect(INCOMPLETE.exec(r.stderr.trimEnd())!.slice(1)).toEqual([script, String(got), String(length)]);
+        expect(r.stdout).toBe("");
+        expect(h.snapshot()).toEqual(before);
+        for (const tool of ["sudo", "docker", "parser", "systemctl"] as const) expect(h.calls(tool), tool).toEqual([]);
+      });
+    }
+  }
+});
+
+describe.concurrent("the wrapper under other shells and a busybox userland", () => {
+  const BUSYBOX = spawnSync("/bin/sh", ["-c", "command -v busybox"], { env: { PATH: SYSTEM_PATH }, encoding: "utf8" }).stdout.trim();
+  /** A busybox userland for the wrapper's tools (as on Alpine): dd, sha256sum, wc and tr from busybox. */
+  const busyboxTools = (h: FakeHost) => {
+    const dir = join(h.dir, "busybox-bin");
+    mkdirSync(dir);
+    for (const tool of ["dd", "sha256sum", "wc", "tr"]) symlinkSync(BUSYBOX, join(dir, tool));
+    return dir;
+  };
+  // busybox sh runs its own id and hostname applets before PATH: there the test's real uid (root) and host name count.
+  const VARIANTS: { what: string; shell: string; busybox: boolean; as: readonly ("deploy" | "root")[] }[] = [
+    { what: "dash", shell: "dash", busybox: false, as: ["deploy", "root"] },
+    ...(HAS_BASH ? [{ what: "bash", shell: "bash", busybox: false, as: ["deploy", "root"] } as const] : []),
+    ...(BUSYBOX === "" || process.getuid?.() !== 0 ? [] : [{ what: "busybox sh", shell: `${BUSYBOX} sh`, busybox: false, as: ["root"] } as const]),
+    ...(BUSYBOX === "" ? [] : [{ what: "dash with busybox dd, sha256sum, wc, tr", shell: "dash", busybox: true, as: ["deploy", "root"] } as const]),
+  ];
+  // Ends in blank lines: a wrapper that lost trailing newlines would fail its own sha256 check.
+  const PROBE = `printf '%s\\000' "$0" "$@"; cat\n\n\n`;
+  const LEAD = "x".repeat(3000);
+  const REST = "profile text\n\n";
+
+  test("the variants are there", ({ expect }) => {
+    expect(BUSYBOX).not.toBe("");
+    expect(VARIANTS.length).toBe(process.getuid?.() === 0 ? 4 : 3);
+  });
+
+  for (const v of VARIANTS) {
+    for (const as of v.as) {
+      test(`${v.what} (as ${as}): reads exactly the script, then runs it with the rest of stdin; a short read fails closed`, async ({ expect }) => {
+        const h = new FakeHost();
+        const env = h.env([...(v.busybox ? [busyboxTools(h)] : []), ...(as === "deploy" ? [h.idBin] : []), h.sudoBin]);
+        // The wrapper runs under the variant's shell instead of /bin/sh.
+        const command = asRoot("pyjoules-probe", PROBE, LEAD.length, ["a b", "it's"]).replace(/^\/bin\/sh /, `${v.shell} `);
+        const ok = await run(["/bin/sh", "-c", command], env, LEAD + PROBE + REST);
+        expect(ok.stderr).toBe("");
+        expect(ok.code).toBe(0);
+        expect(ok.stdout.split("\0")).toEqual(["pyjoules-probe", "a b", "it's", REST]);
+        expect(h.calls("sudo").length).toBe(as === "root" ? 0 : 2);
+        h.clearLogs();
+        const short = await run(["/bin/sh", "-c", command], env, LEAD + PROBE.slice(0, -1));
+        expectFailure(expect, short, /^pyjoules: [^:]+: the host script arrived incomplete on stdin \(pyjoules-probe: (\d+) of (\d+) bytes, or other bytes\)$/);
+        expect(/(\d+) of (\d+) bytes/.exec(short.stderr)!.slice(1)).toEqual([String(PROBE.length - 1), String(PROBE.length)]);
+        expect(short.stdout).toBe("");
+        expect(h.calls("sudo")).toEqual([]);
+      });
+    }
+  }
 });

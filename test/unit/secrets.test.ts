@@ -9,10 +9,12 @@ import { chmodSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PyJoulesFleet, PyJoulesHost, PyJoulesHostArgs } from "../../components";
+import { AppArmorProfile, PyJoulesFleet, PyJoulesHost, PyJoulesHostArgs } from "../../components";
 import { materializePrivateKey } from "../../components/dockerSsh";
 import { stackProgram } from "../../components/stack";
-import { MockRun, Registered, collectRejections, runWithMocks, settle } from "./helpers/mocks";
+import { ATTEST_SH, provisionStdin } from "../../profiles/commands";
+import { renderPyJoulesProfile } from "../../profiles/render";
+import { MockRun, Registered, collectRejections, provisionedText, runWithMocks, settle } from "./helpers/mocks";
 
 const M = {
   key: "SECRETKEYBODYxUNITxONLY",
@@ -97,6 +99,9 @@ function checkCommand(r: Registered) {
   for (const k of ["create", "delete", "stdin", "triggers"]) {
     expect(holds(r.inputs[k]), `${r.name}.${k} carries a secret to the host`).toEqual([]);
   }
+  // stdin is the package's own scripts, verbatim, then the profile text (provision) or nothing (attest).
+  const stdin = String(r.inputs.stdin);
+  expect(stdin === ATTEST_SH || stdin.startsWith(provisionStdin("")), `${r.name}.stdin starts with the host scripts`).toBe(true);
 }
 
 async function outputsOf(host: PyJoulesHost) {
@@ -115,6 +120,20 @@ describe("secrets in resources, outputs and command lines", () => {
     const outputs = await outputsOf(host);
     expect(holds(outputs)).toEqual([]);
     for (const o of [host.verifiedProfile, host.attestation, host.containerName]) expect(await isSecret(o)).toBe(false);
+  });
+
+  it("a secret profile text stays secret on stdin behind the scripts, and off the command lines", async () => {
+    const text = `${renderPyJoulesProfile()}# ${M.env}\n`;
+    const run = await runWithMocks(
+      (o) => new AppArmorProfile("p", { connection: { host: "10.0.0.7", privateKey: KEY }, profileName: "docker-pyjoules", profileText: pulumi.secret(text) }, o),
+    );
+    const p = run.byName("p-provision");
+    expect(provisionedText(p.inputs)).toBe(text);
+    expect(await isSecret(p.props.stdin)).toBe(true);
+    for (const k of ["create", "delete"]) {
+      expect(holds(p.inputs[k]), k).toEqual([]);
+      expect(await isSecret(p.props[k]), k).toBe(false);
+    }
   });
 
   it("credentials given as plain strings are made secret all the same", async () => {

@@ -36,12 +36,21 @@ export interface MockRun<T> {
 
 const QUOTED_ARGS = /'((?:[^']|'\\'')*)' '((?:[^']|'\\'')*)' '(yes|no)'(?: '\d+')?$/;
 
+/**
+ * What provision.sh reads as the profile on a host: the provision command's stdin after the script, which
+ * the command line places (`pyjoules-provision SKIP LENGTH SHA256 ...`); "" when the line names no script.
+ */
+export function provisionedText(inputs: { create?: string; stdin?: string }): string {
+  const m = / pyjoules-provision (\d+) (\d+) [0-9a-f]{64} /.exec(inputs.create ?? "");
+  return m ? Buffer.from(inputs.stdin ?? "", "utf8").subarray(Number(m[1]) + Number(m[2])).toString("utf8") : "";
+}
+
 /** What a healthy host prints: provision.sh's and attest.sh's JSON lines, consistent with the inputs. */
 export function healthyHostOutputs(type: string, inputs: any): Record<string, unknown> {
   if (type !== "command:remote:Command") return {};
   const create: string = inputs.create ?? "";
   if (create.includes("pyjoules-provision")) {
-    const text: string = inputs.stdin;
+    const text = provisionedText(inputs);
     const name = /profile "([^"]+)"/.exec(text)?.[1] ?? "unknown";
     const sha256 = createHash("sha256").update(text).digest("hex");
     return {

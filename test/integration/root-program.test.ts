@@ -1,0 +1,68 @@
+// The root program exactly as a user runs it in a checkout: `pulumi preview` / `pulumi up` / `pulumi destroy` of
+// the project directory (Pulumi.yaml, index.ts), through pulumi-language-nodejs and ts-node, against a Debian 13
+// VM. Also: a stack without `hosts` is a user error, reported as one line naming the key, not a crash.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { changed, EngineRunError, EngineStack, errorLines, requireEngine, rootProjectDir } from "../engine";
+import { CONTAINER_NAME, PROFILE_NAME, plainConfig, PROJECT, secs } from "../posture/fleet";
+import { bootVm, ensureImage, tailLines, type Vm } from "../vm";
+
+const log = (s: string) => console.log(`[root-program] ${s}`);
+
+describe("the root program through pulumi-language-nodejs (trixie)", () => {
+  let vm: Vm | undefined;
+  let stack: EngineStack | undefined;
+  let project: ReturnType<typeof rootProjectDir> | undefined;
+  let failed = false;
+  const watch = async (fn: () => Promise<void>) => {
+    try {
+      await fn();
+    } catch (e) {
+      failed = true;
+      throw e;
+    }
+  };
+
+  beforeAll(async () => {
+    log(`engine: ${requireEngine(log)}`);
+    project = rootProjectDir();
+    stack = await EngineStack.create({ project: PROJECT, stack: "root", workDir: project.dir });
+  });
+  afterAll(async () => {
+    if (failed && vm) console.log(`[root-program] serial log tail:\n${tailLines(vm.serialLog(), 60)}`);
+    await stack?.cleanup();
+    project?.cleanup();
+    await vm?.stop();
+  });
+
+  it("no hosts in the stack config: one line naming pulumi-pyjoules:hosts and Pulumi.example.yaml, no stack trace", () =>
+    watch(async () => {
+      const err = await stack!.preview().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(EngineRunError);
+      const printed = errorLines((err as EngineRunError).run).join("\n");
+      log(`pulumi preview printed (its output's tail):\n${tailLines((err as EngineRunError).run.output, 12)}`);
+      expect(printed).toContain("invalid pulumi-pyjoules:hosts: Invalid input: expected array, received undefined");
+      expect(printed).toContain("Pulumi.example.yaml");
+      expect(printed).not.toMatch(/^\s+at /m);
+      expect(printed).not.toMatch(/validate\.ts|ts-node|node:internal/);
+    }));
+
+  it("pulumi up converges, preview --diff is clean, destroy leaves the host clean", () =>
+    watch(async () => {
+      vm = await bootVm(await ensureImage("trixie"), { log });
+      await stack!.setConfig(plainConfig(vm), { sshPrivateKey: vm.image.userKey });
+      const up = await stack!.up();
+      log(`up: ${secs(up.ms)} ${JSON.stringify(up.changes)}`);
+      const att = (up.outputs.attestations as Record<string, { ok: boolean; procAttrCurrent: string }>).vm!;
+      expect(att).toMatchObject({ ok: true, procAttrCurrent: `${PROFILE_NAME} (enforce)` });
+      const preview = await stack!.preview({ diff: true });
+      log(`preview --diff: ${secs(preview.ms)} ${JSON.stringify(preview.changes)}`);
+      expect(changed(preview)).toEqual([]);
+      const destroy = await stack!.destroy();
+      log(`destroy: ${secs(destroy.ms)} ${JSON.stringify(destroy.changes)}`);
+      expect((await vm.ssh(`docker ps -aq --filter name=^/${CONTAINER_NAME}$`)).stdout.trim()).toBe("");
+      expect((await vm.ssh("sudo -n cat /sys/kernel/security/apparmor/profiles")).stdout).not.toContain(`${PROFILE_NAME} (`);
+    }));
+});
