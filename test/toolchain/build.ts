@@ -112,7 +112,7 @@ async function extract(e: Extract, upstream: string, src: string, logFile: strin
   return patches ? { command: `ls ${path.join(src, e.patches?.dir ?? "")}`, error: patches } : undefined;
 }
 
-/** `go version -m OUT` must show CGO off, -trimpath, the expected module versions and -X stamps. */
+/** `go version -m OUT` must show CGO off, the expected module versions and -X stamps. */
 async function checkBuildInfo(spec: BinarySpec, out: string, logFile: string): Promise<Failure | undefined> {
   const r = await run("go", ["version", "-m", out], { env: goEnv() });
   const problems = r.code === 0 ? buildInfoProblems(spec, parseBuildInfo(r.stdout)) : [r.stderr.trim() || `exit ${r.code}`];
