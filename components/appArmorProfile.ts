@@ -57,7 +57,7 @@ export class AppArmorProfile extends pulumi.ComponentResource {
         // do not depend on the text, so a profile change is a change of stdin only.
         create: pulumi.all([profileName, requireRapl]).apply(([n, r]) => provisionCommand(n, r)),
         delete: profileName.apply(removeCommand),
-        stdin: text.apply(provisionStdin),
+        stdin: pulumi.all([profileName, requireRapl, text]).apply(([n, r, t]) => provisionStdin(n, r, t)),
         // Another host, port or profile name is another profile: replace, removing the old one first
         // so that a load/unload pair never unloads what was just loaded.
         triggers: [connection.host, connection.port, profileName],

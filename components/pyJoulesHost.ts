@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { z } from "zod";
-import { ATTEST_STDIN, attestCommand } from "../profiles/commands";
+import { attestInvocation } from "../profiles/commands";
 import { DEFAULT_PROFILE_NAME, POWERCAP_PATHS, renderPyJoulesProfile } from "../profiles/render";
 import { AppArmorProfile } from "./appArmorProfile";
 import { resolveConnection } from "./connection";
@@ -148,15 +148,16 @@ export class PyJoulesHost extends pulumi.ComponentResource {
       },
     );
 
+    // With a healthcheck, the attestation first waits for "healthy": `pulumi up` fails on a dying client.
+    const attestRun = pulumi
+      .all([appArmor.profileName, container.name, requireRapl, health])
+      .apply(([p, c, r, h]) => attestInvocation(p, c, r, healthWaitSeconds(h)));
     const attest = new remote.Command(
       `${name}-attest`,
       {
         connection: connection.command,
-        // With a healthcheck, the attestation first waits for "healthy": `pulumi up` fails on a dying client.
-        create: pulumi
-          .all([appArmor.profileName, container.name, requireRapl, health])
-          .apply(([p, c, r, h]) => attestCommand(p, c, r, healthWaitSeconds(h))),
-        stdin: ATTEST_STDIN,
+        create: attestRun.command,
+        stdin: attestRun.stdin,
         // A profile change reloads the profile under the running container without replacing it: attest again.
         triggers: [container.id, appArmor.verified.apply((v) => v.sha256)],
         addPreviousOutputInEnv: false,

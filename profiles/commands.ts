@@ -6,12 +6,12 @@ import { ownProfileName } from "./validation";
 /**
  * Builds the exact command lines that run the host-side scripts over SSH, and the stdin they read.
  *
- * The scripts travel on stdin, not on the command line: pulumi-command reports a failed command as
- * `running "<whole command line>":` before the host's one `pyjoules: HOST: cause` line, so the line must
- * stay short. It names the script, where the script sits in stdin (bytes to skip, its length) and its
- * sha256; READ_SCRIPT reads exactly those bytes and runs nothing unless they hash right. Every other
- * argument is validated first and single-quoted; the profile text follows provision.sh on stdin, never on
- * a command line.
+ * Everything travels on stdin, not on the command line: pulumi-command reports a failed command as
+ * `running "<whole command line>":` before the host's one `pyjoules: HOST: cause` line, so the line must be
+ * short. It only reads a *stage* from stdin (COUNT bytes after SKIP), checks the stage's sha256 and evals it;
+ * a short or altered read runs nothing and says so in one line. The stage sets the (validated, single-quoted)
+ * arguments, holds the script, and runs it as root. The profile text follows the stages on stdin, never on a
+ * command line.
  */
 
 const readScript = (file: string) => readFileSync(join(__dirname, file), "utf8");
@@ -29,22 +29,6 @@ export interface HostInvocation {
 export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
-
-/**
- * Runs first, as the SSH user, as `sh -c WRAPPER NAME SKIP LENGTH SHA256 ARGS...`: skips SKIP bytes of
- * stdin, reads the next LENGTH bytes into $s and leaves the rest of stdin for the script. `dd bs=1` reads
- * one byte at a time, so it never takes more than that from a pipe; `echo .` keeps the script's trailing
- * newlines through the command substitution. A short or altered read (no stdin, a cut connection, other
- * bytes) fails with one line and runs nothing.
- */
-export const READ_SCRIPT = [
-  "n=$1 l=$2 h=$3; shift 3",
-  's=$(dd bs=1 skip="$n" count="$l" 2>/dev/null; echo .); s=${s%.}',
-  'if [ "$(printf %s "$s" | sha256sum)" != "$h  -" ]; then',
-  '  printf "pyjoules: %s: the host script arrived incomplete on stdin (%s: %s of %s bytes, or other bytes)\\n" "$(hostname)" "$0" "$(printf %s "$s" | wc -c | tr -cd 0-9)" "$l" >&2',
-  "  exit 1",
-  "fi",
-].join("\n");
 
 /**
  * Runs the script in $s as root, with the rest of stdin: directly when the SSH user is root, else through
@@ -88,62 +72,81 @@ export const USER_DOCKER_FACTS = [
 const INERT_WORD = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
 /**
- * The command line that runs `script` as root with `args`, the script read from stdin after `skip` bytes
- * (READ_SCRIPT). `prelude` runs before BECOME_ROOT, as the SSH user, in the same shell (it may append
- * arguments for the script). The script name, skip, length and sha256 are inert words, unquoted.
+ * The stage that runs `script` as root with `args`: one `{ … }` group (so a shell that is handed only part of
+ * it parses nothing), `prelude` first as the SSH user (it may append arguments), then BECOME_ROOT. It ends in
+ * "}" with no newline, so a command substitution keeps it byte for byte.
  */
-export function asRoot(scriptName: string, script: string, skip: number, args: readonly string[], prelude = ""): string {
+export function rootStage(script: string, args: readonly string[], prelude = ""): string {
+  return ["{", `set -- ${args.map(shellQuote).join(" ")}`, `s=${shellQuote(script)}`, ...(prelude === "" ? [] : [prelude]), BECOME_ROOT, "}"].join("\n");
+}
+
+/**
+ * The command line: `sh -c LOADER NAME` reads `stage` from stdin after `skip` bytes, checks its length and
+ * sha256, and evals it ("$0" is NAME in every message). `dd bs=1` reads one byte at a time, so it never takes
+ * more than the stage from a pipe; what follows stays for the script. `echo .` keeps a cut stage's trailing
+ * newlines, so the message counts the bytes that really came.
+ */
+export function stageLoader(scriptName: string, skip: number, stage: string): string {
   if (!INERT_WORD.test(scriptName)) throw new Error(`invalid script name ${JSON.stringify(scriptName)}`);
   if (!Number.isSafeInteger(skip) || skip < 0) throw new Error(`invalid stdin offset ${skip}`);
-  const wrapper = [READ_SCRIPT, ...(prelude === "" ? [] : [prelude]), BECOME_ROOT].join("\n");
-  const where = [String(skip), String(Buffer.byteLength(script, "utf8")), sha256Hex(script)];
-  return ["/bin/sh", "-c", shellQuote(wrapper), scriptName, ...where, ...args.map(shellQuote)].join(" ");
+  const count = Buffer.byteLength(stage, "utf8");
+  const loader =
+    `s=$(dd bs=1${skip > 0 ? ` skip=${skip}` : ""} count=${count} 2>/dev/null; echo .); s=\${s%.}; ` +
+    `[ "$(printf %s "$s" | sha256sum)" = "${sha256Hex(stage)}  -" ] || { ` +
+    `printf "pyjoules: %s: the host script arrived incomplete on stdin (%s: %s of ${count} bytes, or other bytes)\\n" "$(hostname)" "$0" "$(printf %s "$s" | wc -c | tr -cd 0-9)" >&2; exit 1; }; ` +
+    'eval "$s"';
+  return ["/bin/sh", "-c", shellQuote(loader), scriptName].join(" ");
+}
+
+/** Runs `script` as root with `args`: the stage first on stdin, then `rest` (what the script reads). */
+export function asRoot(scriptName: string, script: string, args: readonly string[], prelude = "", rest = ""): HostInvocation {
+  const stage = rootStage(script, args, prelude);
+  return { command: stageLoader(scriptName, 0, stage), stdin: stage + rest };
 }
 
 const yesNo = (b: boolean) => (b ? "yes" : "no");
 const checkedName = (name: string) => ownProfileName.parse(name);
 
+const removeStage = (name: string) => rootStage(REMOVE_SH, [checkedName(name)]);
+const provisionStage = (name: string, requireRapl: boolean) => rootStage(PROVISION_SH, [checkedName(name), yesNo(requireRapl)], USER_DOCKER_FACTS);
+
 /**
- * The provision resource's stdin: remove.sh, provision.sh, then the profile text (what provision.sh reads).
- * pulumi-command runs `delete` with the stdin stored for `create`, so both scripts must be in it.
+ * The provision resource's stdin: the remove stage, the provision stage, then the profile text (what
+ * provision.sh reads). pulumi-command runs `delete` with the stdin stored for `create`, so both are in it.
  */
-export function provisionStdin(profileText: string): string {
-  return REMOVE_SH + PROVISION_SH + profileText;
+export function provisionStdin(name: string, requireRapl: boolean, profileText: string): string {
+  return removeStage(name) + provisionStage(name, requireRapl) + profileText;
 }
 
-/** Reads provision.sh from provisionStdin; the SSH user's docker facts are added on the host (USER_DOCKER_FACTS). */
+/** Skips the remove stage, runs the provision stage; the SSH user's docker facts are added on the host (USER_DOCKER_FACTS). */
 export function provisionCommand(name: string, requireRapl: boolean): string {
-  const skip = Buffer.byteLength(REMOVE_SH, "utf8");
-  return asRoot("pyjoules-provision", PROVISION_SH, skip, [checkedName(name), yesNo(requireRapl)], USER_DOCKER_FACTS);
+  return stageLoader("pyjoules-provision", Buffer.byteLength(removeStage(name), "utf8"), provisionStage(name, requireRapl));
 }
 
-/** Reads remove.sh from the start of provisionStdin; remove.sh leaves the rest of stdin alone. */
+/** Runs the remove stage at the start of provisionStdin; remove.sh leaves the rest of stdin alone. */
 export function removeCommand(name: string): string {
-  return asRoot("pyjoules-remove", REMOVE_SH, 0, [checkedName(name)]);
+  return stageLoader("pyjoules-remove", 0, removeStage(name));
 }
 
-/** What attestCommand reads on stdin. */
-export const ATTEST_STDIN = ATTEST_SH;
-
-/** healthWaitS > 0: first wait that long for the container's healthcheck to report healthy. */
-export function attestCommand(name: string, container: string, requireRapl: boolean, healthWaitS = 0): string {
+const attestStage = (name: string, container: string, requireRapl: boolean, healthWaitS: number) => {
   if (!INERT_WORD.test(container)) throw new Error(`invalid container name ${JSON.stringify(container)}`);
   if (!Number.isInteger(healthWaitS) || healthWaitS < 0 || healthWaitS > 99999) throw new Error(`invalid health wait ${healthWaitS}`);
   const args = [checkedName(name), container, yesNo(requireRapl)];
-  return asRoot("pyjoules-attest", ATTEST_SH, 0, healthWaitS > 0 ? [...args, String(healthWaitS)] : args);
+  return rootStage(ATTEST_SH, healthWaitS > 0 ? [...args, String(healthWaitS)] : args);
+};
+
+/** The attest resource's create: healthWaitS > 0 first waits that long for the container's healthcheck to report healthy. */
+export function attestInvocation(name: string, container: string, requireRapl: boolean, healthWaitS = 0): HostInvocation {
+  const stage = attestStage(name, container, requireRapl, healthWaitS);
+  return { command: stageLoader("pyjoules-attest", 0, stage), stdin: stage };
 }
 
 /** The provision resource's create: its command line and stdin. */
 export function provisionInvocation(name: string, requireRapl: boolean, profileText: string): HostInvocation {
-  return { command: provisionCommand(name, requireRapl), stdin: provisionStdin(profileText) };
+  return { command: provisionCommand(name, requireRapl), stdin: provisionStdin(name, requireRapl, profileText) };
 }
 
-/** The provision resource's delete, with the scripts of its stdin (remove.sh needs no profile text). */
+/** The provision resource's delete, run by hand: the remove stage alone (remove.sh needs no profile text). */
 export function removeInvocation(name: string): HostInvocation {
-  return { command: removeCommand(name), stdin: provisionStdin("") };
-}
-
-/** The attest resource's create: its command line and stdin. */
-export function attestInvocation(name: string, container: string, requireRapl: boolean, healthWaitS = 0): HostInvocation {
-  return { command: attestCommand(name, container, requireRapl, healthWaitS), stdin: ATTEST_STDIN };
+  return { command: removeCommand(name), stdin: removeStage(name) };
 }

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { AppArmorProfile, PyJoulesFleet, PyJoulesHost, PyJoulesHostArgs } from "../../components";
 import { stackProgram } from "../../components/stack";
-import { ATTEST_SH, provisionStdin } from "../../profiles/commands";
+import { ATTEST_SH, provisionStdin, shellQuote } from "../../profiles/commands";
 import { renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
 import { collectRejections, healthyHostOutputs, provisionedText, runWithMocks, settle, TEST_HOST_KEY, TEST_URL, testKey, TYPES } from "./helpers/mocks";
 
@@ -79,10 +79,10 @@ describe("PyJoulesHost resources", () => {
     const run = await oneHost(hostArgs({ client: { remoteWriteUrl: URL, healthcheck: { command: ["test", "-f", "/tmp/ok"], intervalS: 4, retries: 2 } } }));
     expect(run.byName("h1-client").inputs.healthcheck).toEqual({ tests: ["CMD", "test", "-f", "/tmp/ok"], interval: "4s", timeout: "5s", startPeriod: "0s", retries: 2 });
     // start period 0 + (4 + 5) s x (2 + 1) checks + 30 s margin
-    expect(run.byName("h1-attest").inputs.create).toMatch(/'docker-pyjoules' 'pyjoules-client' 'yes' '57'$/);
+    expect(run.byName("h1-attest").inputs.stdin).toContain("\nset -- 'docker-pyjoules' 'pyjoules-client' 'yes' '57'\n");
     const plain = await oneHost();
     expect(plain.byName("h1-client").inputs.healthcheck).toBeUndefined();
-    expect(plain.byName("h1-attest").inputs.create).toMatch(/'pyjoules-client' 'yes'$/);
+    expect(plain.byName("h1-attest").inputs.stdin).toContain("\nset -- 'docker-pyjoules' 'pyjoules-client' 'yes'\n");
   });
 
   it("rejects a bad healthcheck, naming the host and the field", async () => {
@@ -105,30 +105,32 @@ describe("PyJoulesHost resources", () => {
   it("provisions through sudo -n with the scripts and the rendered profile on stdin", async () => {
     const run = await oneHost(hostArgs({ profile: { extraReadPaths: ["/etc/pyjoules/**"] } }));
     const p = run.byName("h1-profile-provision");
-    // remove.sh, provision.sh, then the profile: delete runs with the same stdin, so it carries both scripts.
-    expect(p.inputs.stdin).toBe(provisionStdin(renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] })));
+    // the remove stage, the provision stage, then the profile: delete runs with the same stdin, so it carries both.
+    expect(p.inputs.stdin).toBe(provisionStdin("docker-pyjoules", true, renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] })));
     expect(provisionedText(p.inputs)).toBe(renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] }));
-    expect(p.inputs.create).toContain("exec sudo -n /bin/sh -c");
-    expect(p.inputs.create).toMatch(/'docker-pyjoules' 'yes'$/);
+    expect(p.inputs.stdin).toContain("exec sudo -n /bin/sh -c");
+    expect(p.inputs.stdin).toContain("\nset -- 'docker-pyjoules' 'yes'\n");
+    expect(p.inputs.create).toMatch(/ pyjoules-provision$/);
     expect(p.inputs.create).not.toContain("/etc/pyjoules"); // the profile text never rides on a command line
     expect(p.inputs.delete).toContain("pyjoules-remove");
     // The scripts are on stdin: the lines pulumi prints with a failure stay short.
-    for (const line of [p.inputs.create, p.inputs.delete]) expect(line.length).toBeLessThan(1500);
+    for (const line of [p.inputs.create, p.inputs.delete]) expect(line.length).toBeLessThan(450);
     expect(p.inputs.addPreviousOutputInEnv).toBe(false);
     expect(p.inputs.triggers).toEqual(["10.0.0.7", 22, "docker-pyjoules"]);
     expect(p.opts.deleteBeforeReplace).toBe(true);
     const a = run.byName("h1-attest");
-    expect(a.inputs.create).toMatch(/'docker-pyjoules' 'pyjoules-client' 'yes'$/);
-    expect(a.inputs.create.length).toBeLessThan(1500);
-    expect(a.inputs.stdin).toBe(ATTEST_SH);
+    expect(a.inputs.create).toMatch(/ pyjoules-attest$/);
+    expect(a.inputs.create.length).toBeLessThan(450);
+    expect(a.inputs.stdin).toContain("\nset -- 'docker-pyjoules' 'pyjoules-client' 'yes'\n");
+    expect(a.inputs.stdin).toContain(shellQuote(ATTEST_SH));
     // The container id, and the verified profile's sha256: a profile change (same container) is attested again.
     expect(a.inputs.triggers).toEqual(["h1-client-id", sha256Hex(renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] }))]);
   });
 
   it("passes requireRapl=false through to both scripts", async () => {
     const run = await oneHost(hostArgs({ requireRapl: false }));
-    expect(run.byName("h1-profile-provision").inputs.create).toMatch(/'no'$/);
-    expect(run.byName("h1-attest").inputs.create).toMatch(/'no'$/);
+    expect(run.byName("h1-profile-provision").inputs.stdin).toContain("\nset -- 'docker-pyjoules' 'no'\n");
+    expect(run.byName("h1-attest").inputs.stdin).toContain("\nset -- 'docker-pyjoules' 'pyjoules-client' 'no'\n");
   });
 
   it("pins the host key on both SSH paths when given", async () => {

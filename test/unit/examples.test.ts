@@ -310,8 +310,8 @@ describe("examples/embedded", () => {
     const p = run.byName("edge-01-exporter-profile-provision");
     expect(provisionedText(p.inputs)).toBe(renderPyJoulesProfile({ name: "docker-rapl-exporter", extraReadPaths: ["/etc/rapl-exporter/**"] }));
     expect(p.inputs.stdin).toContain('profile "docker-rapl-exporter" ');
-    expect(p.inputs.create).toMatch(/'docker-rapl-exporter' 'yes'$/);
-    expect(p.inputs.create).toContain("exec sudo -n /bin/sh -c");
+    expect(p.inputs.stdin).toContain("\nset -- 'docker-rapl-exporter' 'yes'\n");
+    expect(p.inputs.stdin).toContain("exec sudo -n /bin/sh -c");
     expect(p.inputs.delete).toContain("pyjoules-remove");
 
     const e = run.byName("edge-01-exporter");

@@ -32,9 +32,10 @@ import { clientEnv } from "../../components/pyJoulesHost";
 import { clientSchema, connectionSchema, profileArgsSchema } from "../../components/schemas";
 import { parseOrThrow } from "../../components/validate";
 import {
-  ATTEST_SH, PROVISION_SH, REMOVE_SH, USER_DOCKER_FACTS, asRoot, attestCommand, provisionCommand, provisionStdin, removeCommand,
+  ATTEST_SH, PROVISION_SH, REMOVE_SH, asRoot, attestInvocation, provisionCommand, provisionInvocation, provisionStdin, removeCommand, shellQuote,
+  stageLoader, type HostInvocation,
 } from "../../profiles/commands";
-import { renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
+import { renderPyJoulesProfile } from "../../profiles/render";
 import { hostile, spliced, validValues } from "./fixtures/hostile/arbitraries";
 import { RECORDER_SCRIPT, SHELLS, Sandbox, batches } from "./fixtures/hostile/sandbox";
 import { runWithMocks } from "./helpers/mocks";
@@ -57,8 +58,34 @@ const sandbox = new Sandbox();
 const canary = sandbox.canary;
 const enc = (s: string) => Buffer.from(s, "utf8");
 const hasNul = (s: string) => s.includes("\u0000");
-/** Where provision.sh starts in the provision command's stdin (remove.sh comes first). */
-const PROVISION_AT = Buffer.byteLength(REMOVE_SH);
+
+/** The stage a command line reads (after `skip` bytes of its stdin), and what comes before and after it. */
+function stageOf(inv: HostInvocation): { skip: number; before: string; stage: string; rest: string } {
+  const m = /dd bs=1(?: skip=(\d+))? count=(\d+) /.exec(inv.command);
+  if (!m) throw new Error(`no stage loader in ${inv.command}`);
+  const [skip, count] = [Number(m[1] ?? 0), Number(m[2])];
+  const bytes = enc(inv.stdin);
+  return { skip, before: bytes.subarray(0, skip).toString(), stage: bytes.subarray(skip, skip + count).toString(), rest: bytes.subarray(skip + count).toString() };
+}
+
+/** The command line is exactly the loader of its stage, and the stage sets the arguments on one line: `setLine`. */
+function loadsStage(inv: HostInvocation, scriptName: string, setLine: string): void {
+  const s = stageOf(inv);
+  eq(inv.command, stageLoader(scriptName, s.skip, s.stage), `${scriptName} command line`);
+  if (!s.stage.startsWith(`{\n${setLine}\ns='`)) throw new Error(`${scriptName}: the stage does not start with ${setLine}`);
+}
+
+/**
+ * The invocation with `script` swapped for the recorder inside its stage: first checks that the command line
+ * is exactly the loader of that stage and that the stage holds the script once, quoted.
+ */
+function swapScript(inv: HostInvocation, scriptName: string, script: string): HostInvocation & { rest: string } {
+  const s = stageOf(inv);
+  eq(inv.command, stageLoader(scriptName, s.skip, s.stage), `${scriptName} command line`);
+  if (s.stage.split(shellQuote(script)).length !== 2) throw new Error(`${scriptName}: the stage does not hold its script exactly once`);
+  const stage = s.stage.replace(shellQuote(script), () => shellQuote(RECORDER_SCRIPT));
+  return { command: stageLoader(scriptName, s.skip, stage), stdin: s.before + stage + s.rest, rest: s.rest };
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Fields
@@ -204,19 +231,20 @@ const FIELDS: FieldSpec[] = [
     accepted(n) {
       inert(n, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, "profile name");
       if (RESERVED_NAMES.includes(n)) throw new Error(`reserved profile name ${n} accepted`);
-      eq(provisionCommand(n, true), asRoot("pyjoules-provision", PROVISION_SH, PROVISION_AT, [n, "yes"], USER_DOCKER_FACTS), "provisionCommand");
-      eq(removeCommand(n), asRoot("pyjoules-remove", REMOVE_SH, 0, [n]), "removeCommand");
-      eq(attestCommand(n, "pyjoules-client", false), asRoot("pyjoules-attest", ATTEST_SH, 0, [n, "pyjoules-client", "no"]), "attestCommand");
+      const provision = provisionInvocation(n, true, "");
+      loadsStage(provision, "pyjoules-provision", `set -- ${shellQuote(n)} 'yes'`);
+      loadsStage({ command: removeCommand(n), stdin: provision.stdin }, "pyjoules-remove", `set -- ${shellQuote(n)}`);
+      loadsStage(attestInvocation(n, "pyjoules-client", false), "pyjoules-attest", `set -- ${shellQuote(n)} 'pyjoules-client' 'no'`);
     },
     hostArgs: (v) => profile({ name: v }),
     placed(inputs, n) {
       const p = inputs("h-profile-provision");
       eq(p.create, provisionCommand(n, true), "provision create");
       eq(p.delete, removeCommand(n), "provision delete");
-      eq(p.stdin, provisionStdin(renderPyJoulesProfile({ name: n })), "provision stdin");
+      eq(p.stdin, provisionStdin(n, true, renderPyJoulesProfile({ name: n })), "provision stdin");
       eq(inputs("h-client").securityOpts, [`apparmor=${n}`, "systempaths=unconfined"], "securityOpts");
-      eq(inputs("h-attest").create, attestCommand(n, "pyjoules-client", true), "attest create");
-      eq(inputs("h-attest").stdin, ATTEST_SH, "attest stdin");
+      eq(inputs("h-attest").create, attestInvocation(n, "pyjoules-client", true).command, "attest create");
+      eq(inputs("h-attest").stdin, attestInvocation(n, "pyjoules-client", true).stdin, "attest stdin");
     },
   },
   {
@@ -230,7 +258,7 @@ const FIELDS: FieldSpec[] = [
     hostArgs: (v) => profile({ extraReadPaths: [v] }),
     placed(inputs, p) {
       const prov = inputs("h-profile-provision");
-      eq(prov.stdin, provisionStdin(renderPyJoulesProfile({ extraReadPaths: [p] })), "provision stdin");
+      eq(prov.stdin, provisionStdin("docker-pyjoules", true, renderPyJoulesProfile({ extraReadPaths: [p] })), "provision stdin");
       eq(prov.create, provisionCommand("docker-pyjoules", true), "the path never rides on the command line");
     },
   },
@@ -248,12 +276,13 @@ const FIELDS: FieldSpec[] = [
     parse: (v) => parseClient({ containerName: v }).containerName!,
     accepted(c) {
       inert(c, /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, "container name");
-      eq(attestCommand("docker-pyjoules", c, true), asRoot("pyjoules-attest", ATTEST_SH, 0, ["docker-pyjoules", c, "yes"]), "attestCommand");
+      loadsStage(attestInvocation("docker-pyjoules", c, true), "pyjoules-attest", `set -- 'docker-pyjoules' ${shellQuote(c)} 'yes'`);
     },
     hostArgs: (v) => client({ containerName: v }),
     placed(inputs, c) {
       eq(inputs("h-client").name, c, "container name");
-      eq(inputs("h-attest").create, attestCommand("docker-pyjoules", c, true), "attest create");
+      eq(inputs("h-attest").create, attestInvocation("docker-pyjoules", c, true).command, "attest create");
+      eq(inputs("h-attest").stdin, attestInvocation("docker-pyjoules", c, true).stdin, "attest stdin");
     },
   },
   {
@@ -376,11 +405,11 @@ describe("validation: each value is rejected naming its field, or accepted in an
   it("the command builders refuse exactly the profile names validation refuses", () => {
     for (const g of generated.get("profile.name")!) {
       const name = g.text;
-      const built = classify(() => [provisionCommand(name, true), removeCommand(name), attestCommand(name, "c", true)].join(""));
+      const built = classify(() => [provisionCommand(name, true), removeCommand(name), attestInvocation(name, "c", true).command].join(""));
       expect(built.ok, JSON.stringify(name)).toBe(g.verdict.ok);
     }
     for (const g of generated.get("client.containerName")!) {
-      if (g.verdict.ok) expect(() => attestCommand("docker-pyjoules", g.text, true)).not.toThrow();
+      if (g.verdict.ok) expect(() => attestInvocation("docker-pyjoules", g.text, true)).not.toThrow();
     }
   });
 
@@ -412,9 +441,9 @@ describe("sandbox: values reach the host only as quoted data", () => {
         if (shell[0] === "busybox" && n % 3 !== 0) continue;
         const startUid = n % 2 === 0 ? "1000" : "0";
         const stdin = Buffer.concat(batch.map((v) => Buffer.concat([enc(v), Buffer.from([0])])));
-        const command = asRoot(SCRIPT_NAME, RECORDER_SCRIPT, 0, batch);
-        // The script travels on stdin first; the recorder must see the rest, byte for byte.
-        const r = sandbox.run(shell, command, { stdin: Buffer.concat([enc(RECORDER_SCRIPT), stdin]), startUid });
+        const inv = asRoot(SCRIPT_NAME, RECORDER_SCRIPT, batch);
+        // The stage (arguments and script) travels on stdin first; the recorder must see the rest, byte for byte.
+        const r = sandbox.run(shell, inv.command, { stdin: Buffer.concat([enc(inv.stdin), stdin]), startUid });
         expect(r.stderr).toBe("");
         expect(r.status).toBe(0);
         expect(r.uid).toBe("0");
@@ -445,13 +474,6 @@ describe("sandbox: values reach the host only as quoted data", () => {
     const containers = generated.get("client.containerName")!.filter((g) => g.verdict.ok).map((g) => g.text);
     const paths = generated.get("profile.extraReadPaths.0")!.filter((g) => g.verdict.ok).map((g) => g.text);
     expect(names.length).toBeGreaterThan(REAL_COMMANDS);
-    /** The command line with `script`'s length and sha256 (after its offset) replaced by the recorder's. */
-    const swap = (command: string, script: string, at: number) => {
-      const where = (s: string) => ` ${at} ${Buffer.byteLength(s)} ${sha256Hex(s)} `;
-      expect(command.split(where(script)).length, "the script is named exactly once").toBe(2);
-      expect(command).not.toContain(script);
-      return command.replace(where(script), () => where(RECORDER_SCRIPT));
-    };
     const sample = names.slice(0, REAL_COMMANDS);
     sample.forEach((name, i) => {
       const shell = SHELLS[i % SHELLS.length]!;
@@ -461,22 +483,25 @@ describe("sandbox: values reach the host only as quoted data", () => {
       const text = renderPyJoulesProfile({ name, extraReadPaths: paths.slice(i, i + 3) });
       // The provision prelude adds the SSH user's docker facts (no docker on the sandbox's PATH).
       const userDocker = startUid === "0" ? "root" : "deploy missing - no";
-      // [command line, stdin with the recorder in the script's place, script name, arguments, what the script reads]
-      const runs: Array<[string, string, string, string[], string]> = [
-        [swap(provisionCommand(name, rapl), PROVISION_SH, PROVISION_AT), REMOVE_SH + RECORDER_SCRIPT + text, "pyjoules-provision", [name, rapl ? "yes" : "no", userDocker], text],
-        // delete runs with create's stdin: remove.sh first, and the rest (provision.sh, profile) it leaves alone
-        [swap(removeCommand(name), REMOVE_SH, 0), RECORDER_SCRIPT + PROVISION_SH + text, "pyjoules-remove", [name], PROVISION_SH + text],
-        [swap(attestCommand(name, container, rapl), ATTEST_SH, 0), RECORDER_SCRIPT, "pyjoules-attest", [name, container, rapl ? "yes" : "no"], ""],
+      const provision = provisionInvocation(name, rapl, text);
+      // delete runs with create's stdin: the remove stage first, and the rest (provision stage, profile) it leaves alone
+      const remove = { command: removeCommand(name), stdin: provision.stdin };
+      // [invocation with the recorder in the script's place, script name, arguments]
+      const runs: Array<[HostInvocation & { rest: string }, string, string[]]> = [
+        [swapScript(provision, "pyjoules-provision", PROVISION_SH), "pyjoules-provision", [name, rapl ? "yes" : "no", userDocker]],
+        [swapScript(remove, "pyjoules-remove", REMOVE_SH), "pyjoules-remove", [name]],
+        [swapScript(attestInvocation(name, container, rapl), "pyjoules-attest", ATTEST_SH), "pyjoules-attest", [name, container, rapl ? "yes" : "no"]],
       ];
-      for (const [command, stdin, script, args, rest] of runs) {
-        const r = sandbox.run(shell, command, { stdin, startUid });
+      expect(runs[0]![0].rest).toBe(text);
+      for (const [inv, script, args] of runs) {
+        const r = sandbox.run(shell, inv.command, { stdin: inv.stdin, startUid });
         expect(r.status, r.stderr).toBe(0);
         expect(r.argv.map(String)).toEqual([script, ...args]);
-        expect(r.stdin.equals(enc(rest))).toBe(true);
+        expect(r.stdin.equals(enc(inv.rest))).toBe(true);
         expect(r.uid).toBe("0");
       }
       // The real scripts are only accepted in their own places: the unswapped line refuses the recorder.
-      const refused = sandbox.run(shell, provisionCommand(name, rapl), { stdin: REMOVE_SH + RECORDER_SCRIPT + text, startUid });
+      const refused = sandbox.run(shell, provision.command, { stdin: runs[0]![0].stdin, startUid });
       expect(refused.status).toBe(1);
       expect(refused.stderr).toMatch(/^pyjoules: sandbox-host: the host script arrived incomplete on stdin \(pyjoules-provision: \d+ of \d+ bytes, or other bytes\)\n$/);
       expect(refused.argv).toEqual([]);
@@ -654,7 +679,7 @@ describe("regressions for the gaps this suite found", () => {
       expect(() => parseProfile({ name })).toThrow(/invalid profile\.name: must not be unconfined or docker-default/);
       expect(() => provisionCommand(name, true)).toThrow(/must not be unconfined or docker-default/);
       expect(() => removeCommand(name)).toThrow(/must not be unconfined or docker-default/);
-      expect(() => attestCommand(name, "pyjoules-client", true)).toThrow(/must not be unconfined or docker-default/);
+      expect(() => attestInvocation(name, "pyjoules-client", true)).toThrow(/must not be unconfined or docker-default/);
       await expect(
         runWithMocks((o) => new AppArmorProfile("p", { connection: { host: "10.0.0.7", privateKey: KEY }, profileName: name, profileText: "x" }, o)),
       ).rejects.toThrow(/AppArmorProfile "p": invalid profileName: must not be unconfined/);
@@ -691,11 +716,13 @@ describe("sandbox canary", () => {
   it("negative control: the sandbox does see an injection when a value is quoted wrongly", () => {
     const control = new Sandbox();
     const payload = `$(touch ${control.canary}/control)`;
-    const badlyQuoted = asRoot("x", RECORDER_SCRIPT, 0, []) + ` "${payload}"`;
-    const r = control.run(SHELLS[0]!, badlyQuoted, { stdin: RECORDER_SCRIPT });
+    // the value spliced into the stage's `set --` line without quoting
+    const badStage = asRoot("x", RECORDER_SCRIPT, []).stdin.replace("\nset -- \n", `\nset -- "${payload}"\n`);
+    const r = control.run(SHELLS[0]!, stageLoader("x", 0, badStage), { stdin: badStage });
     expect(control.pwned()).toEqual(["control"]);
     expect(r.argv.map(String)).toEqual(["x", ""]);
-    const wellQuoted = control.run(SHELLS[0]!, asRoot("x", RECORDER_SCRIPT, 0, [payload.replace("control", "control2")]), { stdin: RECORDER_SCRIPT });
+    const well = asRoot("x", RECORDER_SCRIPT, [payload.replace("control", "control2")]);
+    const wellQuoted = control.run(SHELLS[0]!, well.command, { stdin: well.stdin });
     expect(wellQuoted.argv.map(String)).toEqual(["x", payload.replace("control", "control2")]);
     expect(control.pwned()).toEqual(["control"]);
   });

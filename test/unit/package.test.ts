@@ -9,7 +9,8 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import * as ts from "typescript";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
+import { attestInvocation, provisionInvocation, removeInvocation, shellQuote } from "../../profiles/commands";
+import { renderPyJoulesProfile } from "../../profiles/render";
 
 const ROOT = resolve(__dirname, "..", "..");
 const FIXTURES = join(__dirname, "fixtures", "package");
@@ -160,15 +161,16 @@ describe("installed in a fresh project", () => {
     expect(container.mounts).toEqual(POWERCAP_MOUNTS);
     expect(container.privileged).toBe(false);
     const provision = byName("lab-canary-profile-provision");
-    // The scripts travel on stdin (remove.sh first: delete gets the same stdin); each line names its script's
-    // offset, length and sha256.
-    const script = (f: string) => readFileSync(join(ROOT, "profiles", f), "utf8");
-    const named = (at: number, s: string) => ` ${at} ${Buffer.byteLength(s)} ${sha256Hex(s)} `;
-    expect(provision.stdin).toBe(script("remove.sh") + script("provision.sh") + renderPyJoulesProfile());
-    expect(provision.create).toContain(`pyjoules-provision${named(Buffer.byteLength(script("remove.sh")), script("provision.sh"))}`);
-    expect(provision.delete).toContain(`pyjoules-remove${named(0, script("remove.sh"))}`);
-    expect(byName("lab-canary-attest").create).toContain(`pyjoules-attest${named(0, script("attest.sh"))}`);
-    expect(byName("lab-canary-attest").stdin).toBe(script("attest.sh"));
+    // The scripts travel on stdin, each quoted in its stage (the remove stage first: delete gets the same stdin),
+    // read from the installed package: the lines and stdin are exactly what this checkout's builders make.
+    const script = (f: string) => shellQuote(readFileSync(join(ROOT, "profiles", f), "utf8"));
+    const want = provisionInvocation("docker-pyjoules", true, renderPyJoulesProfile());
+    expect([provision.create, provision.stdin]).toEqual([want.command, want.stdin]);
+    expect(provision.delete).toBe(removeInvocation("docker-pyjoules").command);
+    for (const f of ["remove.sh", "provision.sh"]) expect(provision.stdin).toContain(script(f));
+    const attest = byName("lab-canary-attest");
+    expect([attest.create, attest.stdin]).toEqual(Object.values(attestInvocation("docker-pyjoules", "pyjoules-client", true)));
+    expect(attest.stdin).toContain(script("attest.sh"));
     expect(out.profiles.canary).toMatchObject({ name: "docker-pyjoules", mode: "enforce" });
     expect(out.attestations.canary?.ok).toBe(true);
   });

@@ -30,8 +30,8 @@ import { release, tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll, describe, test, type ExpectStatic } from "vitest";
 import {
-  ATTEST_SH, BECOME_ROOT, PROVISION_SH, READ_SCRIPT, REMOVE_SH, USER_DOCKER_FACTS, asRoot, attestCommand, attestInvocation, provisionCommand,
-  provisionInvocation, provisionStdin, removeCommand, removeInvocation, type HostInvocation,
+  ATTEST_SH, PROVISION_SH, REMOVE_SH, USER_DOCKER_FACTS, asRoot, attestInvocation, provisionCommand, provisionInvocation, provisionStdin,
+  removeCommand, removeInvocation, rootStage, shellQuote, stageLoader, type HostInvocation,
 } from "../../profiles/commands";
 import { DEFAULT_PROFILE_NAME, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
 
@@ -360,16 +360,19 @@ describe("shellcheck", () => {
     expect(r.status).toBe(0);
   });
 
-  test("passes on the command-line wrapper (READ_SCRIPT, USER_DOCKER_FACTS, BECOME_ROOT) and the test stubs", ({ expect }) => {
+  test("passes on the command-line loader, a stage (USER_DOCKER_FACTS, BECOME_ROOT) and the test stubs", ({ expect }) => {
     const dir = mkdtempSync(join(tmpdir(), "pyjoules-shellcheck-"));
     fixtureDirs.push(dir);
-    const prelude = join(dir, "become-root.sh");
-    // The wrapper runs as `sh -c WRAPPER NAME SKIP LENGTH SHA256 ARGS...`; shellcheck sees it as a script.
-    writeFileSync(prelude, `#!/bin/sh\n${READ_SCRIPT}\n${USER_DOCKER_FACTS}\n${BECOME_ROOT}\n`);
+    // The loader runs as `sh -c LOADER NAME`, the stage through its eval; shellcheck sees each as a script.
+    const line = stageLoader("pyjoules-x", 7, "{\n}");
+    const loader = join(dir, "loader.sh");
+    writeFileSync(loader, `#!/bin/sh\n${line.slice("/bin/sh -c '".length, line.lastIndexOf("' pyjoules-x"))}\n`);
+    const stage = join(dir, "stage.sh");
+    writeFileSync(stage, `#!/bin/sh\n${rootStage("echo hi\n", ["a b", "it's"], USER_DOCKER_FACTS)}\n`);
     const stubs = readdirSync(STUBS)
       .filter((f) => f.startsWith("fake-"))
       .map((f) => join(STUBS, f));
-    const r = shellcheck([prelude, ...stubs]);
+    const r = shellcheck([loader, stage, ...stubs]);
     expect(r.stdout + r.stderr).toBe("");
     expect(r.status).toBe(0);
   });
@@ -1246,7 +1249,7 @@ describe.concurrent("command lines from profiles/commands.ts, run for real", () 
   const viaLoginShell = (shell: string, inv: HostInvocation, env: NodeJS.ProcessEnv, prefix: readonly string[] = []) =>
     run([...prefix, shell, "-c", inv.command], env, inv.stdin);
   /** The provision resource's delete: its line with the stdin stored for create (scripts and profile). */
-  const deleteAsPulumiRunsIt = (text: string = TEXT): HostInvocation => ({ command: removeCommand(NAME), stdin: provisionStdin(text) });
+  const deleteAsPulumiRunsIt = (text: string = TEXT): HostInvocation => ({ command: removeCommand(NAME), stdin: provisionStdin(NAME, true, text) });
 
   const TRICKY_ARGS = [
     "it's",
@@ -1329,8 +1332,10 @@ describe.concurrent("command lines from profiles/commands.ts, run for real", () 
         const args = TRICKY_ARGS.map((a) => a.replaceAll("CANARY", join(h.dir, "canary")));
         const env = via === "root" ? h.env([h.sudoBin]) : h.env([h.idBin, h.sudoBin]);
         const [lead, rest] = ["bytes before the script\n", "the rest of stdin, 'quoted' $(not run)\n\n"];
-        const command = asRoot("print-args", PRINT_ARGS, Buffer.byteLength(lead), args);
-        const r = await viaLoginShell(shell, { command, stdin: lead + PRINT_ARGS + rest }, env);
+        // The stage after `lead` (as the provision stage follows the remove stage), then the rest of stdin.
+        const stage = rootStage(PRINT_ARGS, args);
+        const command = stageLoader("print-args", Buffer.byteLength(lead), stage);
+        const r = await viaLoginShell(shell, { command, stdin: lead + stage + rest }, env);
         expect(r.stderr).toBe("");
         expect(r.code).toBe(0);
         expect(r.stdout.split("\0")).toEqual(["print-args", ...args, rest]);
@@ -1379,80 +1384,92 @@ describe.concurrent("command lines from profiles/commands.ts, run for real", () 
       expect(() => provisionInvocation(bad, true, TEXT)).toThrow();
       expect(() => removeCommand(bad)).toThrow();
       expect(() => removeInvocation(bad)).toThrow();
-      expect(() => attestCommand(bad, "pyjoules", true)).toThrow();
-      expect(() => attestCommand(NAME, bad, true)).toThrow();
+      expect(() => attestInvocation(bad, "pyjoules", true)).toThrow();
       expect(() => attestInvocation(NAME, bad, true)).toThrow();
-      expect(() => asRoot(bad, PRINT_ARGS, 0, [])).toThrow(/invalid script name/);
+      expect(() => asRoot(bad, PRINT_ARGS, [])).toThrow(/invalid script name/);
     }
-    for (const skip of [-1, 1.5, NaN, Infinity]) expect(() => asRoot("x", PRINT_ARGS, skip, [])).toThrow(/invalid stdin offset/);
+    for (const skip of [-1, 1.5, NaN, Infinity]) expect(() => stageLoader("x", skip, "{\n}")).toThrow(/invalid stdin offset/);
   });
 });
 
 describe.concurrent("the scripts travel on stdin: short command lines", () => {
-  const LINES = {
-    provision: provisionCommand(NAME, true),
-    remove: removeCommand(NAME),
-    attest: attestCommand(NAME, "pyjoules-client", true, 99999),
-  };
+  const PROVISION = provisionInvocation(NAME, true, TEXT);
+  const REMOVE = removeInvocation(NAME);
+  const ATTEST = attestInvocation(NAME, "pyjoules-client", true, 99999);
+  const LINES = { provision: PROVISION.command, remove: REMOVE.command, attest: ATTEST.command };
   /** Lines of `text` long enough to be recognisable (short ones like `fi` or `exit 1` are in the wrapper too). */
   const distinctive = (text: string) => [...new Set(text.split("\n").map((l) => l.trim()).filter((l) => l.length >= 12))];
+  const bytes = (s: string) => Buffer.byteLength(s);
 
-  test("each line is under 1,500 characters and carries no script text and no profile text", ({ expect }) => {
+  test("each line is under 450 characters and carries no script, no profile text and no argument", ({ expect }) => {
     console.log(`command line lengths: ${Object.entries(LINES).map(([k, v]) => `${k} ${v.length}`).join(", ")}`);
     for (const [what, line] of Object.entries(LINES)) {
-      expect(line.length, what).toBeLessThan(1500);
+      expect(line.length, what).toBeLessThan(450);
       for (const script of [PROVISION_SH, REMOVE_SH, ATTEST_SH]) {
         expect(distinctive(script).length).toBeGreaterThan(30);
         expect(distinctive(script).filter((l) => line.includes(l)), what).toEqual([]);
       }
       expect(distinctive(TEXT).filter((l) => line.includes(l)), what).toEqual([]);
+      expect(line, what).not.toContain(NAME);
     }
   });
 
-  test("each line names its script, where it sits in stdin, its length and sha256, then the quoted arguments", ({ expect }) => {
-    const where = (skip: number, script: string) => `${skip} ${Buffer.byteLength(script)} ${sha256Hex(script)}`;
-    const tail = (line: string) => line.slice(line.lastIndexOf("' pyjoules-") + 2);
-    expect(tail(LINES.provision)).toBe(`pyjoules-provision ${where(Buffer.byteLength(REMOVE_SH), PROVISION_SH)} '${NAME}' 'yes'`);
-    expect(tail(LINES.remove)).toBe(`pyjoules-remove ${where(0, REMOVE_SH)} '${NAME}'`);
-    expect(tail(LINES.attest)).toBe(`pyjoules-attest ${where(0, ATTEST_SH)} '${NAME}' 'pyjoules-client' 'yes' '99999'`);
-    for (const line of Object.values(LINES)) expect(line.startsWith(`/bin/sh -c '${READ_SCRIPT.replaceAll("'", `'\\''`)}\n`)).toBe(true);
+  test("each line loads its stage: where it sits in stdin, its length and sha256, the script's name last", ({ expect }) => {
+    const removeStage = REMOVE.stdin;
+    const provisionStage = PROVISION.stdin.slice(removeStage.length, PROVISION.stdin.length - TEXT.length);
+    expect(PROVISION.stdin).toBe(removeStage + provisionStage + TEXT);
+    expect(LINES.remove).toBe(stageLoader("pyjoules-remove", 0, removeStage));
+    expect(LINES.provision).toBe(stageLoader("pyjoules-provision", bytes(removeStage), provisionStage));
+    expect(LINES.attest).toBe(stageLoader("pyjoules-attest", 0, ATTEST.stdin));
+    expect(LINES.provision).toContain(` skip=${bytes(removeStage)} count=${bytes(provisionStage)} `);
+    expect(LINES.provision).toContain(`"${sha256Hex(provisionStage)}  -"`);
+    // each stage: its arguments quoted, its script verbatim (quoted), nothing else of ours
+    expect(removeStage).toBe(rootStage(REMOVE_SH, [NAME]));
+    expect(provisionStage).toBe(rootStage(PROVISION_SH, [NAME, "yes"], USER_DOCKER_FACTS));
+    expect(ATTEST.stdin).toBe(rootStage(ATTEST_SH, [NAME, "pyjoules-client", "yes", "99999"]));
+    expect(provisionStage).toContain(`\nset -- '${NAME}' 'yes'\ns=${shellQuote(PROVISION_SH)}\n`);
+    for (const stage of [removeStage, provisionStage, ATTEST.stdin]) expect([stage.startsWith("{\n"), stage.endsWith("\n}")]).toEqual([true, true]);
   });
 
-  test("a profile change changes only the provision stdin; remove.sh comes first in it, provision.sh next", ({ expect }) => {
+  test("a profile change changes only the provision stdin; the remove stage comes first in it, the provision stage next", ({ expect }) => {
     const other = renderPyJoulesProfile({ extraReadPaths: ["/etc/pyjoules/**"] });
-    const [a, b] = [provisionInvocation(NAME, true, TEXT), provisionInvocation(NAME, true, other)];
-    expect(a.command).toBe(b.command);
-    expect(a.command).toBe(LINES.provision);
-    expect(a.stdin).not.toBe(b.stdin);
-    expect(a.stdin).toBe(REMOVE_SH + PROVISION_SH + TEXT);
-    expect(b.stdin).toBe(provisionStdin(other));
-    expect(removeInvocation(NAME)).toEqual({ command: LINES.remove, stdin: REMOVE_SH + PROVISION_SH });
-    expect(attestInvocation(NAME, "pyjoules-client", true, 99999)).toEqual({ command: LINES.attest, stdin: ATTEST_SH });
+    const b = provisionInvocation(NAME, true, other);
+    expect(b.command).toBe(PROVISION.command);
+    expect(b.stdin).not.toBe(PROVISION.stdin);
+    expect(b.stdin).toBe(provisionStdin(NAME, true, other));
+    expect(b.stdin.startsWith(REMOVE.stdin)).toBe(true);
+    expect(b.stdin.endsWith(other)).toBe(true);
+    expect(removeCommand(NAME)).toBe(LINES.remove);
+    expect(attestInvocation(NAME, "pyjoules-client", true, 99999)).toEqual(ATTEST);
   });
 });
 
 describe.concurrent("the scripts travel on stdin: a truncated or altered stdin fails closed", () => {
   const INCOMPLETE = /^pyjoules: fakehost-1: the host script arrived incomplete on stdin \((pyjoules-[a-z]+): (\d+) of (\d+) bytes, or other bytes\)$/;
   const flip = (s: string, at: number) => s.slice(0, at) + (s[at] === "x" ? "y" : "x") + s.slice(at + 1);
-  const R = Buffer.byteLength(REMOVE_SH);
-  const P = Buffer.byteLength(PROVISION_SH);
-  const A = Buffer.byteLength(ATTEST_SH);
-  const full = provisionStdin(TEXT);
-  /** [what, command, stdin, script name, where the script starts in stdin, script length] */
+  const full = provisionStdin(NAME, true, TEXT);
+  const removeStage = removeInvocation(NAME).stdin;
+  const R = Buffer.byteLength(removeStage);
+  const provisionStage = full.slice(R, full.length - TEXT.length);
+  const P = Buffer.byteLength(provisionStage);
+  const attest = attestInvocation(NAME, "pyjoules", true);
+  const A = Buffer.byteLength(attest.stdin);
+  /** [what, command, stdin, script name, where the stage starts in stdin, stage length] */
   const cases: [string, string, string, string, number, number][] = [
     ["provision: no stdin", provisionCommand(NAME, true), "", "pyjoules-provision", R, P],
-    ["provision: only remove.sh", provisionCommand(NAME, true), REMOVE_SH, "pyjoules-provision", R, P],
-    ["provision: cut inside provision.sh", provisionCommand(NAME, true), full.slice(0, R + 1000), "pyjoules-provision", R, P],
-    ["provision: one byte short (no trailing newline)", provisionCommand(NAME, true), full.slice(0, R + P - 1), "pyjoules-provision", R, P],
-    ["provision: one byte of provision.sh altered", provisionCommand(NAME, true), flip(full, R + 500), "pyjoules-provision", R, P],
-    ["provision: the scripts in the other order", provisionCommand(NAME, true), PROVISION_SH + REMOVE_SH + TEXT, "pyjoules-provision", R, P],
-    ["provision: the profile alone (the old stdin)", provisionCommand(NAME, true), TEXT, "pyjoules-provision", R, P],
+    ["provision: only the remove stage", provisionCommand(NAME, true), removeStage, "pyjoules-provision", R, P],
+    ["provision: cut inside its stage", provisionCommand(NAME, true), full.slice(0, R + 1000), "pyjoules-provision", R, P],
+    ["provision: one byte short (no closing brace)", provisionCommand(NAME, true), full.slice(0, R + P - 1), "pyjoules-provision", R, P],
+    ["provision: cut right after a newline", provisionCommand(NAME, true), full.slice(0, full.lastIndexOf("\n", R + P - 3) + 1), "pyjoules-provision", R, P],
+    ["provision: one byte of provision.sh altered", provisionCommand(NAME, true), flip(full, R + 1500), "pyjoules-provision", R, P],
+    ["provision: the stages in the other order", provisionCommand(NAME, true), provisionStage + removeStage + TEXT, "pyjoules-provision", R, P],
+    ["provision: the profile alone (an old stdin)", provisionCommand(NAME, true), TEXT, "pyjoules-provision", R, P],
     ["remove: no stdin", removeCommand(NAME), "", "pyjoules-remove", 0, R],
-    ["remove: cut inside remove.sh", removeCommand(NAME), full.slice(0, R - 10), "pyjoules-remove", 0, R],
+    ["remove: cut inside its stage", removeCommand(NAME), full.slice(0, R - 10), "pyjoules-remove", 0, R],
     ["remove: one byte of remove.sh altered", removeCommand(NAME), flip(full, 200), "pyjoules-remove", 0, R],
-    ["attest: no stdin", attestCommand(NAME, "pyjoules", true), "", "pyjoules-attest", 0, A],
-    ["attest: cut inside attest.sh", attestCommand(NAME, "pyjoules", true), ATTEST_SH.slice(0, A / 2), "pyjoules-attest", 0, A],
-    ["attest: one byte of attest.sh altered", attestCommand(NAME, "pyjoules", true), flip(ATTEST_SH, A - 2), "pyjoules-attest", 0, A],
+    ["attest: no stdin", attest.command, "", "pyjoules-attest", 0, A],
+    ["attest: cut inside its stage", attest.command, attest.stdin.slice(0, A / 2), "pyjoules-attest", 0, A],
+    ["attest: one byte of attest.sh altered", attest.command, flip(attest.stdin, A - 20), "pyjoules-attest", 0, A],
   ];
   for (const [what, command, stdin, script, skip, length] of cases) {
     const got = Math.min(length, Math.max(0, Buffer.byteLength(stdin) - skip));
@@ -1489,7 +1506,7 @@ describe.concurrent("the wrapper under other shells and a busybox userland", () 
     ...(BUSYBOX === "" || process.getuid?.() !== 0 ? [] : [{ what: "busybox sh", shell: `${BUSYBOX} sh`, busybox: false, as: ["root"] } as const]),
     ...(BUSYBOX === "" ? [] : [{ what: "dash with busybox dd, sha256sum, wc, tr", shell: "dash", busybox: true, as: ["deploy", "root"] } as const]),
   ];
-  // Ends in blank lines: a wrapper that lost trailing newlines would fail its own sha256 check.
+  // Ends in blank lines: a stage that lost the script's trailing newlines would run another script.
   const PROBE = `printf '%s\\000' "$0" "$@"; cat\n\n\n`;
   const LEAD = "x".repeat(3000);
   const REST = "profile text\n\n";
@@ -1504,17 +1521,18 @@ describe.concurrent("the wrapper under other shells and a busybox userland", () 
       test(`${v.what} (as ${as}): reads exactly the script, then runs it with the rest of stdin; a short read fails closed`, async ({ expect }) => {
         const h = new FakeHost();
         const env = h.env([...(v.busybox ? [busyboxTools(h)] : []), ...(as === "deploy" ? [h.idBin] : []), h.sudoBin]);
-        // The wrapper runs under the variant's shell instead of /bin/sh.
-        const command = asRoot("pyjoules-probe", PROBE, LEAD.length, ["a b", "it's"]).replace(/^\/bin\/sh /, `${v.shell} `);
-        const ok = await run(["/bin/sh", "-c", command], env, LEAD + PROBE + REST);
+        // The loader runs under the variant's shell instead of /bin/sh.
+        const stage = rootStage(PROBE, ["a b", "it's"]);
+        const command = stageLoader("pyjoules-probe", LEAD.length, stage).replace(/^\/bin\/sh /, `${v.shell} `);
+        const ok = await run(["/bin/sh", "-c", command], env, LEAD + stage + REST);
         expect(ok.stderr).toBe("");
         expect(ok.code).toBe(0);
         expect(ok.stdout.split("\0")).toEqual(["pyjoules-probe", "a b", "it's", REST]);
         expect(h.calls("sudo").length).toBe(as === "root" ? 0 : 2);
         h.clearLogs();
-        const short = await run(["/bin/sh", "-c", command], env, LEAD + PROBE.slice(0, -1));
+        const short = await run(["/bin/sh", "-c", command], env, LEAD + stage.slice(0, -1));
         expectFailure(expect, short, /^pyjoules: [^:]+: the host script arrived incomplete on stdin \(pyjoules-probe: (\d+) of (\d+) bytes, or other bytes\)$/);
-        expect(/(\d+) of (\d+) bytes/.exec(short.stderr)!.slice(1)).toEqual([String(PROBE.length - 1), String(PROBE.length)]);
+        expect(/(\d+) of (\d+) bytes/.exec(short.stderr)!.slice(1)).toEqual([String(stage.length - 1), String(stage.length)]);
         expect(short.stdout).toBe("");
         expect(h.calls("sudo")).toEqual([]);
       });

@@ -12,7 +12,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { AppArmorProfile, PyJoulesFleet, PyJoulesHost, PyJoulesHostArgs } from "../../components";
 import { materializePrivateKey } from "../../components/dockerSsh";
 import { stackProgram } from "../../components/stack";
-import { ATTEST_SH, provisionStdin } from "../../profiles/commands";
+import { ATTEST_SH, PROVISION_SH, REMOVE_SH, shellQuote } from "../../profiles/commands";
 import { renderPyJoulesProfile } from "../../profiles/render";
 import { MockRun, Registered, collectRejections, provisionedText, runWithMocks, settle } from "./helpers/mocks";
 
@@ -99,9 +99,10 @@ function checkCommand(r: Registered) {
   for (const k of ["create", "delete", "stdin", "triggers"]) {
     expect(holds(r.inputs[k]), `${r.name}.${k} carries a secret to the host`).toEqual([]);
   }
-  // stdin is the package's own scripts, verbatim, then the profile text (provision) or nothing (attest).
+  // stdin is the package's own scripts, verbatim, in their stages, then the profile text (provision) or nothing (attest).
   const stdin = String(r.inputs.stdin);
-  expect(stdin === ATTEST_SH || stdin.startsWith(provisionStdin("")), `${r.name}.stdin starts with the host scripts`).toBe(true);
+  const scripts = [ATTEST_SH, REMOVE_SH, PROVISION_SH].filter((sh) => stdin.includes(shellQuote(sh)));
+  expect(stdin.startsWith("{\nset -- ") && scripts.length > 0, `${r.name}.stdin starts with a stage of the host scripts`).toBe(true);
 }
 
 async function outputsOf(host: PyJoulesHost) {

@@ -34,14 +34,15 @@ export interface MockRun<T> {
   ofType(type: string): Registered[];
 }
 
-const QUOTED_ARGS = /'((?:[^']|'\\'')*)' '((?:[^']|'\\'')*)' '(yes|no)'(?: '\d+')?$/;
+/** The attest stage's arguments: `set -- 'PROFILE' 'CONTAINER' ...` on its own line of the stdin. */
+const QUOTED_ARGS = /^set -- '([^']*)' '([^']*)'/m;
 
 /**
- * What provision.sh reads as the profile on a host: the provision command's stdin after the script, which
- * the command line places (`pyjoules-provision SKIP LENGTH SHA256 ...`); "" when the line names no script.
+ * What provision.sh reads as the profile on a host: the provision command's stdin after its stage, which the
+ * command line places (`dd bs=1 skip=SKIP count=COUNT ... pyjoules-provision`); "" when the line names none.
  */
 export function provisionedText(inputs: { create?: string; stdin?: string }): string {
-  const m = / pyjoules-provision (\d+) (\d+) [0-9a-f]{64} /.exec(inputs.create ?? "");
+  const m = /dd bs=1 skip=(\d+) count=(\d+) .* pyjoules-provision$/.exec(inputs.create ?? "");
   return m ? Buffer.from(inputs.stdin ?? "", "utf8").subarray(Number(m[1]) + Number(m[2])).toString("utf8") : "";
 }
 
@@ -62,7 +63,7 @@ export function healthyHostOutputs(type: string, inputs: any): Record<string, un
     };
   }
   if (create.includes("pyjoules-attest")) {
-    const m = QUOTED_ARGS.exec(create);
+    const m = QUOTED_ARGS.exec(inputs.stdin ?? "");
     const [profile, container] = [m?.[1] ?? "?", m?.[2] ?? "?"];
     return {
       stdout: JSON.stringify({
