@@ -99,7 +99,7 @@ docker_facts=$(timeout 60 docker info --format '{{.ServerVersion}} {{.ID}} {{jso
 # docker info (26.x) exits 0 when it cannot reach the daemon and prints an empty ServerVersion.
 case $docker_facts in
 [0-9]*) ;;
-*) die "docker info failed (is the Docker daemon running?): no server version: $(printf '%s\n' "$docker_facts" | awk 'NF { l = $0 } END { print l }')" ;;
+*) die "docker info failed (is the Docker daemon running?): $(printf '%s\n' "$docker_facts" | awk '/[Cc]annot connect|[Ee]rror/ { print; f = 1; exit } END { if (!f) print "it reports no server version" }')" ;;
 esac
 case $docker_facts in
 *name=rootless*) die "root's docker talks to a rootless Docker daemon, and apparmor= is ignored by rootless Docker: use the system daemon" ;;

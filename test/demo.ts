@@ -2,9 +2,11 @@
 // Boots a disposable Debian 13 VM (built on first use) and deploys one host to it end to end with the root
 // program, exactly as `pulumi up` in a checkout runs it: the real Pulumi CLI, pulumi-language-nodejs and the
 // command/docker plugins (yours when your `pulumi` has both plugins, else the toolchain `npm run toolchain`
-// builds), a local file backend. Prints the verified profile and the attestation, and how to ssh in. Stops
-// the VM on exit (Ctrl-C included) unless --keep.
+// builds, which the demo runs first when neither is there), a local file backend. Prints the verified profile
+// and the attestation, and how to ssh in. Stops the VM on exit (Ctrl-C included) unless --keep.
+import { spawn } from "node:child_process";
 import { EngineStack, requireEngine, rootProjectDir } from "./engine";
+import { REPO_ROOT, resolvePulumi } from "./toolchain";
 import { plainConfig, PROJECT, secs } from "./posture/fleet";
 import { demoSummary } from "./demo-summary";
 import { ensureHostPackages, VM_NEEDS } from "./setup/host-packages";
@@ -34,12 +36,27 @@ for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 let keepAlive: NodeJS.Timeout | undefined;
 const keepAliveOff = () => keepAlive && clearInterval(keepAlive);
 
+/** `npm run toolchain`, its lines prefixed; rejects when it fails (it names what is missing). */
+function buildToolchain(): Promise<void> {
+  console.log("[demo] no usable pulumi yet: building the real Pulumi toolchain (`npm run toolchain`; ~10-16 min the first time, then cached)");
+  return new Promise((resolve, reject) => {
+    const p = spawn("npm", ["run", "--silent", "toolchain"], { cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
+    const prefix = (d: Buffer) => process.stdout.write(d.toString().replace(/^(?=.)/gm, "[demo] "));
+    p.stdout.on("data", prefix);
+    p.stderr.on("data", prefix);
+    p.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`npm run toolchain exited ${code} (see above)`))));
+  });
+}
+
 async function main(): Promise<void> {
   ensureHostPackages(VM_NEEDS, "npm run demo", (l) => console.log(l));
   const t0 = Date.now();
+  // Without a usable pulumi, the real toolchain is built first, beside the image (both cached afterwards).
+  const toolchain = resolvePulumi(() => undefined).source === "none" ? buildToolchain() : Promise.resolve();
   console.log("[demo] preparing the Debian 13 (trixie) image (first run builds it: a few minutes)");
   const image = await ensureImage("trixie", (l) => console.log(`[demo] ${l}`));
   console.log(`[demo] image ready in ${secs(Date.now() - t0)}: ${image.dir}`);
+  await toolchain;
   vm = await bootVm(image, { log: (l) => console.log(`[demo] ${l}`) });
 
   console.log(`[demo] engine: ${requireEngine((l) => console.log(`[demo] ${l}`))}`);

@@ -68,11 +68,7 @@ function plainOutputs(o: OutputMap | undefined): Record<string, unknown> {
 export function applyEvent(run: EngineRun, e: EngineEvent): void {
   const pre = e.resourcePreEvent?.metadata;
   if (pre) {
-    // The first non-empty of: the keys that forced a replacement, the changed keys, the detailed diff's top-level
-    // properties (a replacement forced by replaceOnChanges, as for remote.Command's triggers, may carry only that).
-    const replacing = pre.op === "replace" || pre.op === "create-replacement";
-    const detailed = [...new Set(Object.keys(pre.detailedDiff ?? {}).map((p) => p.split(/[.[]/)[0]!))];
-    const keys = [...(replacing ? [pre.keys ?? []] : []), pre.diffs ?? [], detailed].find((k) => k.length > 0) ?? [];
+    const keys = pre.op === "replace" || pre.op === "create-replacement" ? (pre.keys ?? pre.diffs ?? []) : (pre.diffs ?? []);
     run.steps.push({ op: pre.op, urn: pre.urn, name: nameOf(pre.urn), type: pre.type, keys: [...keys].sort(), failed: false });
   }
   const done = e.resOutputsEvent?.metadata;

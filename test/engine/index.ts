@@ -72,10 +72,11 @@ export class EngineStack {
     const cfg: ConfigMap = {};
     for (const [k, v] of Object.entries(plain)) cfg[k] = { value: typeof v === "string" ? v : JSON.stringify(v) };
     for (const [k, v] of Object.entries(secrets)) cfg[k] = { value: v, secret: true };
+    // Set first: a project that declares required config (Pulumi YAML) cannot list its config before they are set.
+    await this.stack.setAllConfig(cfg);
     const current = await this.stack.getAllConfig();
     const stale = Object.keys(current).filter((k) => !(k.replace(/^[^:]+:/, "") in cfg) && !(k in cfg));
     if (stale.length) await this.stack.removeAllConfig(stale);
-    await this.stack.setAllConfig(cfg);
   }
 
   up(o: UpLike = {}): Promise<EngineRun> {

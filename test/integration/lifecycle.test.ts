@@ -169,7 +169,9 @@ for (const distro of ALL) {
       const preview = await (async () => (await stack().setFleet({ client: { logLevel: "DEBUG" } }), stack().preview({ diff: true })))();
       log(`client change, preview: ${changed(preview).join("; ")}`);
       const r = await run({ client: { logLevel: "DEBUG" } }, "client change");
-      expect(changed(r).sort()).toEqual([`replace ${NAMES.attest} [triggers]`, `replace ${NAMES.container} [envs]`]);
+      // the attestation is replaced through replaceOnChanges on its triggers; their new value (the new container's
+      // id) is unknown when the engine plans the step, and it then names no keys (3b, with a known value: [triggers])
+      expect(changed(r).sort()).toEqual([`replace ${NAMES.attest}`, `replace ${NAMES.container} [envs]`]);
       expect(changed(preview).sort()).toEqual(changed(r).sort());
       // the container name is fixed on the host: the old one goes first (deleteBeforeReplace)
       const seq = r.steps.filter((s) => s.name === NAMES.container).map((s) => s.op);

@@ -25,13 +25,6 @@ describe("engine events", () => {
     expect(replaceSequence(run, "h-client")).toEqual(["delete-replaced", "replace", "create-replacement"]);
   });
 
-  it("names a replacement by its detailed diff when the engine gives no keys (replaceOnChanges: remote.Command triggers)", () => {
-    const run = emptyRun();
-    applyEvent(run, pre("replace", "command:remote:Command", "h-attest", { keys: [], diffs: [], detailedDiff: { "triggers[0]": { kind: "update-replace", inputDiff: true } } }));
-    applyEvent(run, pre("replace", "command:remote:Command", "h-other", { keys: [] }));
-    expect(changed(run)).toEqual(["replace h-attest [triggers]", "replace h-other"]);
-  });
-
   it("marks the failed step and keeps each error diagnostic with its resource", () => {
     const run = emptyRun();
     applyEvent(run, pre("create", "command:remote:Command", "h-provision"));

@@ -497,12 +497,12 @@ describe("examples use only what the schema has", () => {
     expect(used).toEqual([TOKEN("PyJoulesHost"), TOKEN("PyJoulesHost")]);
   });
 
-  it("examples/python: every class, keyword argument and output exists, for a fleet of two hosts", () => {
+  it("examples/python: every class, keyword argument and output exists, for a fleet built from the inventory", () => {
     const src = readFileSync(pyPath, "utf8");
     const { problems, used } = checkPythonProgram(src);
     expect(problems).toEqual([]);
     expect(used.filter((t) => t === TOKEN("PyJoulesFleet")).length).toBe(1);
-    expect(used.filter((t) => t === TOKEN("FleetHost")).length).toBe(2);
+    expect(used.filter((t) => t === TOKEN("FleetHost")).length).toBe(1);
     expect(new Set(used)).toEqual(
       new Set(["PyJoulesFleet", "FleetDefaults", "FleetConnectionDefaults", "FleetClientDefaults", "FleetHost", "Connection", "Profile"].map(TOKEN)),
     );
@@ -534,8 +534,8 @@ describe("examples use only what the schema has", () => {
     ["a renamed keyword", (s: string) => s.replace("remote_write_url=", "remote_write_uri="), /no property remoteWriteUri/],
     ["a wrong Args class", (s: string) => s.replace("profile=pyjoules.ProfileArgs(", "profile=pyjoules.ClientArgs("), /ClientArgs where the schema wants ProfileArgs/],
     ["an unknown class", (s: string) => s.replace("pyjoules.PyJoulesFleet(", "pyjoules.Fleet("), /neither a component nor an input type/],
-    ["a string for a number", (s: string) => s.replace("port=2222", 'port="2222"'), /a string where the schema wants number/],
-    ["a missing required argument", (s: string) => s.replace('name="canary",', ""), /missing required name/],
+    ["a string for a number", (s: string) => s.replace("push_interval_s=4", 'push_interval_s="4"'), /a string where the schema wants number/],
+    ["a missing required argument", (s: string) => s.replace('name=h["name"],', ""), /missing required name/],
     ["an unknown output", (s: string) => s.replace("fleet.attestations", "fleet.attestation"), /fleet\.attestation: no such output/],
     ["a wrong SDK module", (s: string) => s.replace("import pulumi_pyjoules as", "import pulumi_pulumi_pyjoules as"), /the SDK module is pulumi_pyjoules/],
   ])("the Python check catches %s", (_, mutate, message) => {
