@@ -9,7 +9,7 @@ import { resolveConnection } from "./connection";
 import { dockerHostUrl, dockerSshOpts, materializePrivateKey } from "./dockerSsh";
 import { parseAttestation } from "./parse";
 import { containerHealthcheck, healthWaitSeconds } from "./healthcheck";
-import { clientSchema, connectionSchema, healthcheckSchema, profileArgsSchema } from "./schemas";
+import { clientSchema, connectionSchema, healthcheckSchema, profileArgsSchema, urlHasCredentials } from "./schemas";
 import { Attestation, ClientArgs, ConnectionArgs, ProfileArgs, VerifiedProfile } from "./types";
 import { fieldOf, precheck, validated } from "./validate";
 
@@ -81,18 +81,23 @@ export class PyJoulesHost extends pulumi.ComponentResource {
     );
     const envs = pulumi
       .all([url, field("scrapeIntervalS"), field("pushIntervalS"), field("maxRetryBatches"), field("serviceLabel"), field("logLevel"), field("env")])
-      .apply(([remoteWriteUrl, scrapeIntervalS, pushIntervalS, maxRetryBatches, serviceLabel, logLevel, env]) =>
-        clientEnv({ remoteWriteUrl, scrapeIntervalS, pushIntervalS, maxRetryBatches, serviceLabel, logLevel, env } as z.output<typeof clientSchema>),
-      );
+      .apply(([remoteWriteUrl, scrapeIntervalS, pushIntervalS, maxRetryBatches, serviceLabel, logLevel, env]) => {
+        const list = clientEnv({ remoteWriteUrl, scrapeIntervalS, pushIntervalS, maxRetryBatches, serviceLabel, logLevel, env } as z.output<typeof clientSchema>);
+        // A URL with credentials (https://user:password@…) is a secret even when it was given as plain text.
+        return urlHasCredentials(remoteWriteUrl) ? pulumi.secret(list) : pulumi.output(list);
+      });
     const health = field("healthcheck") as pulumi.Output<z.output<typeof healthcheckSchema> | undefined>;
     const profile = validated(profileArgsSchema.optional(), args.profile, where, "profile");
     const profileName = profile.apply((p) => p?.name ?? DEFAULT_PROFILE_NAME);
     const profileText = profile.apply((p) => renderPyJoulesProfile({ name: p?.name, extraReadPaths: p?.extraReadPaths }));
     const requireRapl = validated(z.boolean(), args.requireRapl ?? true, where, "requireRapl");
 
+    // Nothing touches the host until every client setting is valid, also those that arrive as (secret) Outputs:
+    // the profile's inputs wait for them. unsecret: it carries no value, only "valid", so it taints no diff.
+    const clientValid = pulumi.unsecret(pulumi.all([envs, image, containerName, health]).apply(() => true));
     const appArmor = new AppArmorProfile(
       `${name}-profile`,
-      { connection: args.connection, profileName, profileText, requireRapl },
+      { connection: args.connection, profileName, profileText, requireRapl: pulumi.all([requireRapl, clientValid]).apply(([r]) => r) },
       { parent: this, dependsOn: opts?.dependsOn },
     );
 

@@ -85,6 +85,16 @@ export const containerNameSchema = z
 /** A lone UTF-16 surrogate has no UTF-8 form: it would reach the host as U+FFFD, not as given. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
+/** True when the URL carries a user or a password (`https://user:password@host/…`): then it is treated as a secret. */
+export function urlHasCredentials(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.username !== "" || u.password !== "";
+  } catch {
+    return false;
+  }
+}
+
 export const remoteWriteUrlSchema = z
   .string()
   .max(2048)

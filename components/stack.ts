@@ -14,7 +14,8 @@ import { parseOrThrow } from "./validate";
 
 /**
  * The stack configuration of the root program (see Pulumi.example.yaml). The SSH private key is a
- * separate secret key, `sshPrivateKey`, so it is never part of a plain config object.
+ * separate secret key, `sshPrivateKey`, so it is never part of a plain config object; so is
+ * `remoteWriteUrl` when the URL carries credentials (instead of `client.remoteWriteUrl`).
  */
 export const stackConfigSchema = z
   .object({
@@ -64,13 +65,22 @@ export function configKey(namespace: string, path: string): string {
  * Fleet arguments from a validated stack config; the key stays a secret Output. An invalid config names each
  * key as the user writes it (`pulumi-pyjoules:hosts`) and points at the documented example.
  */
-export function fleetArgsFromConfig(raw: unknown, privateKey: pulumi.Output<string> | undefined, namespace = "pulumi-pyjoules"): PyJoulesFleetArgs {
+export function fleetArgsFromConfig(
+  raw: unknown,
+  privateKey: pulumi.Output<string> | undefined,
+  namespace = "pulumi-pyjoules",
+  secretRemoteWriteUrl?: pulumi.Output<string>,
+): PyJoulesFleetArgs {
   const where = "stack config (every key is documented in Pulumi.example.yaml)";
   const c = parseOrThrow(stackConfigSchema, raw, where, "", (p) => configKey(namespace, p));
+  if (secretRemoteWriteUrl !== undefined && c.client?.remoteWriteUrl !== undefined) {
+    throw new pulumi.RunError(`${where}: invalid ${namespace}:remoteWriteUrl: set it or ${namespace}:client.remoteWriteUrl, not both`);
+  }
+  const client = secretRemoteWriteUrl === undefined ? c.client : { ...c.client, remoteWriteUrl: secretRemoteWriteUrl };
   return {
     defaults: {
       connection: { ...c.ssh, privateKey },
-      client: c.client,
+      client,
       profile: c.profile,
       requireRapl: c.requireRapl,
     },
@@ -90,6 +100,7 @@ export function stackProgram(config = new pulumi.Config(), opts?: pulumi.Compone
   const raw = Object.fromEntries(
     CONFIG_KEYS.map((k) => [k, config.getObject<unknown>(k)]).filter(([, v]) => v !== undefined),
   );
-  const fleet = new PyJoulesFleet("pyjoules", fleetArgsFromConfig(raw, config.getSecret("sshPrivateKey"), config.name), opts);
+  const args = fleetArgsFromConfig(raw, config.getSecret("sshPrivateKey"), config.name, config.getSecret("remoteWriteUrl"));
+  const fleet = new PyJoulesFleet("pyjoules", args, opts);
   return { verifiedProfiles: fleet.verifiedProfiles, attestations: fleet.attestations };
 }

@@ -7,10 +7,10 @@
 import { spawn } from "node:child_process";
 import { EngineStack, requireEngine, rootProjectDir } from "./engine";
 import { REPO_ROOT, resolvePulumi } from "./toolchain";
-import { plainConfig, PROJECT, secs } from "./posture/fleet";
+import { HOST_NAME, plainConfig, PROJECT, secretConfig, secs } from "./posture/fleet";
 import { demoSummary } from "./demo-summary";
 import { ensureHostPackages, VM_NEEDS } from "./setup/host-packages";
-import { bootVm, ensureImage, type Vm } from "./vm";
+import { bootVm, ensureImage, startPrometheus, waitForQuery, type Vm } from "./vm";
 
 const keep = process.argv.includes("--keep");
 let vm: Vm | undefined;
@@ -48,6 +48,10 @@ function buildToolchain(): Promise<void> {
   });
 }
 
+/** What a user asks their Prometheus: the host's energy counter, and its rate as power. */
+const ENERGY_QUERY = `pyjoules_energy_microjoules_total{host="${HOST_NAME}"}`;
+const WATTS_QUERY = `rate(pyjoules_energy_microjoules_total{host="${HOST_NAME}"}[1m]) / 1e6`;
+
 async function main(): Promise<void> {
   ensureHostPackages(VM_NEEDS, "npm run demo", (l) => console.log(l));
   const t0 = Date.now();
@@ -60,9 +64,11 @@ async function main(): Promise<void> {
   vm = await bootVm(image, { log: (l) => console.log(`[demo] ${l}`) });
 
   console.log(`[demo] engine: ${requireEngine((l) => console.log(`[demo] ${l}`))}`);
+  console.log("[demo] starting the VM's Prometheus (remote-write receiver) for the client to push to");
+  await startPrometheus(vm);
   const project = rootProjectDir();
   const cli = await EngineStack.create({ project: PROJECT, stack: "demo", workDir: project.dir, echo: true });
-  await cli.setConfig(plainConfig(vm), { sshPrivateKey: vm.image.userKey });
+  await cli.setConfig(plainConfig(vm), secretConfig(vm));
   const t1 = Date.now();
   console.log(`[demo] pulumi up of the root program (${project.dir} → this checkout's index.ts)`);
   const up = await cli.up();
@@ -72,6 +78,9 @@ async function main(): Promise<void> {
   console.log(`\n[demo] summary\n${demoSummary(outputs)}\n`);
   console.log("[demo] verifiedProfiles and attestations (full JSON):");
   console.log(JSON.stringify({ verifiedProfiles: outputs.verifiedProfiles, attestations: outputs.attestations }, null, 2));
+  const [energy] = await waitForQuery(vm, ENERGY_QUERY, (r) => r.length > 0 && r[0]!.value > 0);
+  const [watts] = await waitForQuery(vm, WATTS_QUERY, (r) => r.length > 0);
+  console.log(`[demo] the energy reached the VM's Prometheus by remote write:\n  ${ENERGY_QUERY} = ${energy!.value.toFixed(0)} µJ\n  ${WATTS_QUERY} = ${watts?.value.toFixed(2)} W`);
   const sshLine =
     `ssh -F /dev/null -i ${image.userKeyPath} -o IdentitiesOnly=yes -o UserKnownHostsFile=${vm.knownHostsPath} ` +
     `-o StrictHostKeyChecking=yes -p ${vm.port} ${vm.user}@${vm.host}`;

@@ -1,6 +1,5 @@
-// Consumer projects in TypeScript, Python, Go and YAML, set up in temp dirs the way a user sets them up: the packed
-// tarball from npm for TypeScript; `pulumi package add <checkout>` (which generates the SDK) for Python and Go; the
-// `packages:` entry for YAML. Every command runs the real CLI the engine harness resolved (test/engine) and fails
+// Consumer projects in TypeScript, Python and Go, set up in temp dirs the way a user sets them up: the packed tarball
+// from npm for TypeScript; `pulumi package add <checkout>` (which generates the SDK) for Python and Go. Every command runs the real CLI the engine harness resolved (test/engine) and fails
 // loudly with its output. Used by test/integration/consumers.test.ts.
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -104,15 +103,6 @@ export async function goProject(): Promise<string> {
   await sh("go", ["get", `github.com/pulumi/pulumi/sdk/v3@v${PULUMI_VERSION}`], dir);
   await sh("go", ["mod", "tidy"], dir);
   await sh("go", ["build", "-o", "/dev/null", "."], dir, { timeoutMs: 20 * 60_000 });
-  return dir;
-}
-
-/** examples/yaml with its `packages:` entry pointing at this checkout (no SDK: YAML uses the type tokens). */
-export function yamlProject(mutate: (text: string) => string = (t) => t): string {
-  const dir = copyProject(path.join(REPO_ROOT, "examples", "yaml"), "yaml");
-  const project = path.join(dir, "Pulumi.yaml");
-  const text = fs.readFileSync(project, "utf8");
-  fs.writeFileSync(project, mutate(`${text.replace(/\nconfig:\n/, `\npackages:\n  pyjoules: ${REPO_ROOT}\n\nconfig:\n`)}`));
   return dir;
 }
 

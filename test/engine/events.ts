@@ -108,3 +108,11 @@ export async function collectRun(
     run.ms = Date.now() - t0;
   }
 }
+
+/** JSON paths (`$.a[0].b`) of the strings in `value` that contain `needle`: where a secret leaked to. */
+export function pathsContaining(value: unknown, needle: string, path = "$"): string[] {
+  if (typeof value === "string") return value.includes(needle) ? [path] : [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => pathsContaining(v, needle, `${path}[${i}]`));
+  if (value !== null && typeof value === "object") return Object.entries(value).flatMap(([k, v]) => pathsContaining(v, needle, `${path}.${k}`));
+  return [];
+}

@@ -10,7 +10,7 @@ import { resolvePulumi } from "../toolchain";
 import { collectRun, type EngineRun } from "./events";
 
 export { EngineRunError, type EngineRun, type Step } from "./events";
-export { changed, errorLines, refreshed, replaceSequence } from "./events";
+export { changed, errorLines, pathsContaining, refreshed, replaceSequence } from "./events";
 
 let chosen: string | undefined;
 

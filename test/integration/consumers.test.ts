@@ -1,12 +1,13 @@
 // Real consumers of the package in TypeScript, Python, Go and YAML, through the real CLI (test/engine), set up the
 // way a user sets them up (test/consumers/projects.ts). TypeScript and Python go all the way: `pulumi up` against a
-// Debian 13 VM, the attestation read, `pulumi destroy` leaving the host clean. Go and YAML: `pulumi preview`. Each
-// language also shows what a host without connection.host gives: the component's one line naming it.
+// Debian 13 VM, the attestation read, `pulumi destroy` leaving the host clean. Go: `pulumi preview`. Each language
+// also shows what a host without connection.host gives: the component's one line naming it. YAML cannot run here:
+// see docs/multi-language.md ("YAML and the toolchain").
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changed, EngineRunError, EngineStack, errorLines, requireEngine, type EngineRun } from "../engine";
-import { generatedNames, goProject, packTarball, pythonInvalidProject, pythonProject, tempDir, typescriptProject, yamlProject } from "../consumers/projects";
+import { generatedNames, goProject, packTarball, pythonInvalidProject, pythonProject, tempDir, typescriptProject } from "../consumers/projects";
 import { CONTAINER_NAME, PROFILE_NAME, REMOTE_WRITE_URL, secs } from "../posture/fleet";
 import { bootVm, ensureImage, tailLines, TEST_CLIENT_IMAGE, type Vm } from "../vm";
 
@@ -148,26 +149,5 @@ describe("consumers of the package through the real CLI", () => {
     const printed = errorLines(await failure(() => s.preview())).join("\n");
     log(`go, a host without connection.host, pulumi preview printed:\n  ${printed}`);
     expect(printed).toContain(NO_HOST);
-  });
-
-  step("YAML: examples/yaml, preview", async () => {
-    const v = target();
-    const secrets = { sshPrivateKey: v.image.userKey };
-    const dir = yamlProject();
-    dirs.push(dir);
-    const s = await newStack(dir);
-    await s.setConfig({ remoteWriteUrl: REMOTE_WRITE_URL }, secrets);
-    const preview = await s.preview({ diff: true });
-    log(`yaml preview: ${secs(preview.ms)} ${JSON.stringify(preview.changes)}`);
-    expect(preview.steps.filter((x) => x.type === "pyjoules:index:PyJoulesHost").map((x) => x.name).sort()).toEqual(["canary", "rack1-node2"]);
-    expect(preview.changes.create).toBe(13);
-
-    const invalid = yamlProject((t) => t.replace("      connection:\n        host: 10.20.0.11\n", "      connection:\n"));
-    dirs.push(invalid);
-    const bad = await newStack(invalid);
-    await bad.setConfig({ remoteWriteUrl: REMOTE_WRITE_URL }, secrets);
-    const printed = errorLines(await failure(() => bad.preview())).join("\n");
-    log(`yaml, the canary without connection.host, pulumi preview printed:\n  ${printed}`);
-    expect(printed).toMatch(/host/);
   });
 });

@@ -5,15 +5,20 @@
 //
 //   flock /tmp/pyj-vm.lock npx vitest run --project integration test/integration/lifecycle.test.ts
 //   PYJOULES_DISTROS=trixie ...   (only some distros; default: trixie then bookworm)
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attestInvocation } from "../../profiles/commands";
 import { renderDockerDefault, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
-import { changed, refreshed, requireEngine, type EngineRun } from "../engine";
+import { changed, pathsContaining, refreshed, requireEngine, type EngineRun } from "../engine";
 import { clientUnderBaselineCommand, energyIncreasing, parseBaselineRun, parseClientSamples, type ClientSample } from "../posture/client";
 import { RAPL_ENERGY } from "../posture/probes";
-import { CONTAINER_NAME, fleetStack, NAMES, PROFILE_NAME, secs, type FleetOptions, type FleetStack } from "../posture/fleet";
+import { CONTAINER_NAME, fleetStack, HOST_NAME, NAMES, PROFILE_NAME, REMOTE_WRITE_PASSWORD, REMOTE_WRITE_URL, secs, type FleetOptions, type FleetStack } from "../posture/fleet";
 import { loadProfile, MOBY_BASELINE_PROFILE, runMatrix, unloadProfile, writePostureDoc } from "../posture/matrix";
-import { bootVm, ensureImage, sshdConnectionsSince, sshdDebugLogging, sshdMark, tailLines, type Distro, type SshdConnections, type Vm } from "../vm";
+import {
+  bootVm, ensureImage, queryPrometheus, sshdConnectionsSince, sshdDebugLogging, sshdMark, startPrometheus, stopPrometheus, tailLines, waitForQuery,
+  type Distro, type SshdConnections, type Vm,
+} from "../vm";
 
 const ALL: readonly Distro[] = ["trixie", "bookworm"];
 const wanted = (process.env.PYJOULES_DISTROS ?? ALL.join(",")).split(",").map((s) => s.trim());
@@ -62,6 +67,19 @@ for (const distro of ALL) {
       return samples;
     };
 
+    /** Waits (bounded) until the client's log since `since` (docker logs --since) has a line matching `re`. */
+    const clientLogLine = async (re: RegExp, since: string, timeoutMs = 120_000) => {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const line = (await sh(`docker logs --since ${since} ${CONTAINER_NAME} 2>&1`)).split("\n").find((l) => re.test(l));
+        if (line) return line;
+        if (Date.now() > deadline) throw new Error(`no client log line like ${re} within ${timeoutMs / 1000} s`);
+        await sleep(2000);
+      }
+    };
+    const ENERGY = `pyjoules_energy_microjoules_total{host="${HOST_NAME}",domain="package_0"}`;
+    const REDACTED = "http://***@host.docker.internal:9090/api/v1/write";
+
     /** One lifecycle step: timed; after a failure the later steps fail fast (they depend on it). */
     const step = (name: string, fn: () => Promise<void>) =>
       it(name, async () => {
@@ -86,6 +104,7 @@ for (const distro of ALL) {
       timings.push(["boot (image + qemu + ssh + docker)", Date.now() - t0]);
       log(`boot: ssh ${secs(vm.bootTimings.sshMs)}, docker ${secs(vm.bootTimings.dockerMs)}, total ${secs(Date.now() - t0)}`);
       await sshdDebugLogging(vm);
+      await startPrometheus(vm);
       cli = await fleetStack(vm, `lifecycle-${distro}`);
     });
 
@@ -141,6 +160,53 @@ for (const distro of ALL) {
       log(`denials after reading /proc/keys: ${JSON.stringify(after.denials)}`);
       expect(after.denials.count).toBeGreaterThanOrEqual(1);
       expect(after.denials.first).toContainEqual(expect.objectContaining({ name: "/proc/keys" }));
+    });
+
+    step("1c remote write: the guest's Prometheus gets rising energy for the host; the URL's secret is in the container's env only", async () => {
+      const first = await waitForQuery(get(), ENERGY, (r) => r.length === 1 && r[0]!.value > 0);
+      const second = await waitForQuery(get(), ENERGY, (r) => r.length === 1 && r[0]!.value > first[0]!.value);
+      log(`Prometheus: ${ENERGY} = ${first[0]!.value} then ${second[0]!.value} (labels ${JSON.stringify(second[0]!.labels)})`);
+      expect(second[0]!.labels).toEqual({ __name__: "pyjoules_energy_microjoules_total", host: HOST_NAME, domain: "package_0", service: "cpu-pyjoules" });
+      // figures for the README (no assertions): how fresh the newest sample is, samples in the last minute, the client's cost
+      const [age] = await queryPrometheus(get(), `time() - timestamp(${ENERGY})`);
+      const [perMinute] = await queryPrometheus(get(), `count_over_time(${ENERGY}[1m])`);
+      // the client's cgroup: CPU time over 10 s (percent of one core) and memory in use
+      const cg = `/sys/fs/cgroup/system.slice/docker-$(docker inspect -f '{{.Id}}' ${CONTAINER_NAME}).scope`;
+      const cost = (await shTry(`cg=${cg}; a=$(awk '/^usage_usec/ { print $2 }' $cg/cpu.stat); sleep 10; b=$(awk '/^usage_usec/ { print $2 }' $cg/cpu.stat); ` +
+        `awk -v a=$a -v b=$b -v m=$(cat $cg/memory.current) 'BEGIN { printf "%.1f%% of one core over 10 s, %.1f MiB", (b - a) / 1e5, m / 1048576 }'`)).stdout.trim() || "(cgroup not found)";
+      log(`remote write: newest sample ${age?.value.toFixed(1)} s old, ${perMinute?.value} samples in the last minute; client container ${cost}`);
+      expect(await clientLogLine(new RegExp(`pushed \\d+ samples to ${REDACTED.replace(/[.*/]/g, "\\$&")} \\(HTTP 204\\)`), "0")).toBeTruthy();
+      // the URL with its credentials: in the container's env, nowhere else on the host, in the state or the outputs
+      const inspect = JSON.parse(await sh(`docker inspect ${CONTAINER_NAME}`))[0] as { Config: { Env: string[]; Labels: unknown } };
+      expect(inspect.Config.Env).toContain(`REMOTE_WRITE_URL=${REMOTE_WRITE_URL}`);
+      expect(JSON.stringify({ ...inspect, Config: { ...inspect.Config, Env: [] } })).not.toContain(REMOTE_WRITE_PASSWORD);
+      expect(await sh(`docker logs ${CONTAINER_NAME} 2>&1`)).not.toContain(REMOTE_WRITE_PASSWORD);
+      // the state on disk (the file backend) holds it only encrypted; decrypted (`stack export --show-secrets`), only
+      // as the plaintext of a secret, in the container's envs
+      const onDisk = fs.readdirSync(stack().stateDir, { recursive: true, encoding: "utf8" }).map((f) => path.join(stack().stateDir, f));
+      const files = onDisk.filter((f) => fs.statSync(f).isFile());
+      expect(files.some((f) => f.endsWith(".json"))).toBe(true);
+      expect(files.filter((f) => fs.readFileSync(f).includes(REMOTE_WRITE_PASSWORD)), "a state file holds the URL in clear").toEqual([]);
+      const exported = await stack().stack.exportStack();
+      const where = pathsContaining(exported, REMOTE_WRITE_PASSWORD);
+      const container = (exported.deployment as { resources: { urn: string }[] }).resources.findIndex((r) => r.urn.endsWith(`::${NAMES.container}`));
+      expect(where).toEqual([`$.deployment.resources[${container}].inputs.envs.plaintext`, `$.deployment.resources[${container}].outputs.envs.plaintext`]);
+      expect(pathsContaining(await stack().stack.outputs(), REMOTE_WRITE_PASSWORD), "a stack output holds the URL").toEqual([]);
+    });
+
+    step("1d Prometheus down: the client retries and says so, the attestation still holds; back up, samples flow again", async () => {
+      const since = (await sh("date -u +%Y-%m-%dT%H:%M:%SZ")).trim();
+      await stopPrometheus(get());
+      const failed = await clientLogLine(new RegExp(`push to ${REDACTED.replace(/[.*/]/g, "\\$&")} failed \\(.+\\); \\d+ batches kept, next try in \\d+ s`), since);
+      log(`Prometheus stopped; the client logs: ${failed}`);
+      const inv = attestInvocation(PROFILE_NAME, CONTAINER_NAME, true);
+      const att = JSON.parse((await get().ssh(inv.command, { stdin: inv.stdin })).stdout) as { ok: boolean; procAttrCurrent: string };
+      expect([att.ok, att.procAttrCurrent]).toEqual([true, `${PROFILE_NAME} (enforce)`]);
+      const restarted = (await sh("date -u +%Y-%m-%dT%H:%M:%SZ")).trim();
+      await startPrometheus(get());
+      log(`Prometheus back; the client logs: ${await clientLogLine(/pushed \d+ samples to .* \(HTTP 204\)/, restarted)}`);
+      const back = await waitForQuery(get(), ENERGY, (r) => r.length === 1 && r[0]!.value > 0);
+      await waitForQuery(get(), ENERGY, (r) => r.length === 1 && r[0]!.value > back[0]!.value);
     });
 
     step("2 idempotence: preview --diff and a second up change nothing and open no SSH connection", async () => {
@@ -295,7 +361,9 @@ for (const distro of ALL) {
 
     step("6 destroy: no container, no loader, profile unloaded, file gone", async () => {
       const r = await counted("destroy", () => stack().destroy());
-      expect(changed(r).filter((c) => c.startsWith("delete ")).length).toBe(r.steps.filter((s) => s.op === "delete").length);
+      // every resource of the host goes, and nothing else happens
+      const gone = [NAMES.attest, NAMES.container, NAMES.provision, `${NAMES.host}-profile`, NAMES.provider, NAMES.host, "pyjoules", "default_1_2_1"];
+      expect(changed(r).sort()).toEqual(gone.map((n) => `delete ${n}`).sort());
       expect(r.ssh.byClient.Go).toBe(1); // remove.sh; the attestation has no delete command
       expect((await sh(`docker ps -aq --filter name=^/${CONTAINER_NAME}$`)).trim()).toBe("");
       expect((await shTry(`systemctl is-enabled pyjoules-apparmor@${PROFILE_NAME}`)).stdout.trim()).not.toBe("enabled");

@@ -3,7 +3,7 @@
 // VM. Also: a stack without `hosts` is a user error, reported as one line naming the key, not a crash.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { changed, EngineRunError, EngineStack, errorLines, requireEngine, rootProjectDir } from "../engine";
-import { CONTAINER_NAME, PROFILE_NAME, plainConfig, PROJECT, secs } from "../posture/fleet";
+import { CONTAINER_NAME, PROFILE_NAME, plainConfig, PROJECT, secretConfig, secs } from "../posture/fleet";
 import { bootVm, ensureImage, tailLines, type Vm } from "../vm";
 
 const log = (s: string) => console.log(`[root-program] ${s}`);
@@ -49,10 +49,32 @@ describe("the root program through pulumi-language-nodejs (trixie)", () => {
       expect(printed).not.toMatch(/validate\.ts|ts-node|node:internal/);
     }));
 
+  it("a malformed remoteWriteUrl, plain or the secret key, is refused before anything runs: one line, the value not shown", () =>
+    watch(async () => {
+      const hosts = [{ name: "vm", host: "10.0.0.7", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvbS6YQ5WlM3LL+7xcF8tJ0cPq3+1bc8cF7mQX9yHcd" }];
+      const key = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAROOT-TEST-ONLY\n-----END OPENSSH PRIVATE KEY-----\n" };
+      const cases: Array<[string, Record<string, unknown>, Record<string, string>, string]> = [
+        ["plain", { hosts, client: { remoteWriteUrl: "ftp://user:bad-PLAIN@prom.example.com/w" } }, key, "invalid pulumi-pyjoules:client.remoteWriteUrl: must be an http(s) URL"],
+        ["secret", { hosts }, { ...key, remoteWriteUrl: "ftp://user:bad-SECRET@prom.example.com/w" }, 'PyJoulesHost "pyjoules-vm": invalid client.remoteWriteUrl: must be an http(s) URL'],
+      ];
+      for (const [what, plain, secrets, message] of cases) {
+        await stack!.setConfig(plain, secrets);
+        const err = await stack!.preview().then(() => undefined, (e: unknown) => e);
+        expect(err, what).toBeInstanceOf(EngineRunError);
+        const run = (err as EngineRunError).run;
+        const printed = errorLines(run).join("\n");
+        log(`${what} remoteWriteUrl "ftp://…": pulumi preview printed:\n  ${printed}`);
+        expect(printed).toContain(message);
+        expect(printed + run.output).not.toMatch(/bad-(PLAIN|SECRET)/);
+        expect(printed).not.toMatch(/^\s+at /m);
+        expect(run.steps.filter((x) => x.type.startsWith("command:") || x.type.startsWith("docker:"))).toEqual([]);
+      }
+    }));
+
   it("pulumi up converges, preview --diff is clean, destroy leaves the host clean", () =>
     watch(async () => {
       vm = await bootVm(await ensureImage("trixie"), { log });
-      await stack!.setConfig(plainConfig(vm), { sshPrivateKey: vm.image.userKey });
+      await stack!.setConfig(plainConfig(vm), secretConfig(vm));
       const up = await stack!.up();
       log(`up: ${secs(up.ms)} ${JSON.stringify(up.changes)}`);
       const att = (up.outputs.attestations as Record<string, { ok: boolean; procAttrCurrent: string }>).vm!;

@@ -10,8 +10,14 @@ export const PROJECT = "pulumi-pyjoules";
 export const HOST_NAME = "vm";
 export const CONTAINER_NAME = "pyjoules-client";
 export const PROFILE_NAME = "docker-pyjoules";
-/** Nothing listens there: the test client only measures with pyJoules; the real client would retry pushes. */
-export const REMOTE_WRITE_URL = "http://127.0.0.1:9/api/v1/write";
+/**
+ * The guest's Prometheus (`pyjoules-prometheus.service`, test/vm/build-image.sh) as the client container reaches it
+ * (host-gateway), with credentials: they make the URL a secret, which must reach the container's env and nothing
+ * else. Prometheus ignores them; the test client sends them as basic auth. Without the service started the client
+ * logs failed pushes and retries (the fault suite's hosts never start it).
+ */
+export const REMOTE_WRITE_PASSWORD = "rw-secret-TEST-ONLY";
+export const REMOTE_WRITE_URL = `http://pyjoules:${REMOTE_WRITE_PASSWORD}@host.docker.internal:9090/api/v1/write`;
 
 /** Resource names the root program gives the host "vm" (fleet "pyjoules"). */
 export const NAMES = {
@@ -43,16 +49,22 @@ export interface FleetOptions {
 export function plainConfig(vm: Vm, o: FleetOptions = {}): Record<string, unknown> {
   const cfg: Record<string, unknown> = {
     hosts: [{ name: HOST_NAME, host: vm.host, port: vm.port, user: vm.image.users.admin, hostKey: vm.image.hostKey }],
-    client: { image: TEST_CLIENT_IMAGE, remoteWriteUrl: REMOTE_WRITE_URL, healthcheck: TEST_CLIENT_HEALTHCHECK, ...o.client },
+    // HOST_LABEL: the test client's host label on every sample (default: the container's hostname)
+    client: { image: TEST_CLIENT_IMAGE, healthcheck: TEST_CLIENT_HEALTHCHECK, env: { HOST_LABEL: HOST_NAME }, ...o.client },
   };
   if (o.profile) cfg.profile = o.profile;
   return cfg;
 }
 
+/** The secret config values: the SSH key and the remote-write URL with its credentials. */
+export function secretConfig(vm: Vm): Record<string, string> {
+  return { sshPrivateKey: vm.image.userKey, remoteWriteUrl: REMOTE_WRITE_URL };
+}
+
 /** An inline-program stack of the root program (through the real engine), configured for one VM host. */
 export async function fleetStack(vm: Vm, stack: string, o: FleetOptions = {}): Promise<FleetStack> {
   const s = (await EngineStack.create({ project: PROJECT, stack, program: async () => stackProgram(new pulumi.Config()) })) as FleetStack;
-  s.setFleet = (f: FleetOptions = {}) => s.setConfig(plainConfig(vm, f), { sshPrivateKey: vm.image.userKey });
+  s.setFleet = (f: FleetOptions = {}) => s.setConfig(plainConfig(vm, f), secretConfig(vm));
   await s.setFleet(o);
   return s;
 }

@@ -215,6 +215,21 @@ describe("fail closed and ordering", () => {
     expect(attestDeps.length).toBe(1);
   });
 
+  it("touches no host when a client setting that arrives as a secret Output is invalid", async () => {
+    const registered: string[] = [];
+    const errors = await collectRejections(async () => {
+      const args = hostArgs({ client: { remoteWriteUrl: pulumi.secret("ftp://user:pw@prom.example.com/w") } });
+      await runWithMocks((o) => new PyJoulesHost("h1", args, o), {
+        outputs: (type, inputs) => (registered.push(type), healthyHostOutputs(type, inputs)),
+      });
+      await new Promise((r) => setTimeout(r, 500));
+    });
+    // the program fails (an unhandled rejection under mocks), naming the field, before any command or container
+    expect(errors.map(String).join("\n")).toMatch(/PyJoulesHost "h1": invalid client\.remoteWriteUrl: must be an http\(s\) URL/);
+    expect(registered.filter((t) => t === T.command || t === T.container)).toEqual([]);
+    expect(errors.map(String).join("\n")).not.toContain("user:pw");
+  });
+
   it("creates no container and no attestation when provisioning fails on the host", async () => {
     const registered: string[] = [];
     const errors = await collectRejections(async () => {

@@ -2,7 +2,7 @@
 // in a guest's sshd log. The VM suites rely on both for their assertions.
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { describe, expect, it } from "vitest";
-import { applyEvent, changed, errorLines, replaceSequence, type EngineRun } from "../engine/events";
+import { applyEvent, changed, errorLines, pathsContaining, replaceSequence, type EngineRun } from "../engine/events";
 import { countConnections } from "../vm/sshd-log";
 
 const URN = (type: string, name: string) => `urn:pulumi:s::p::pyjoules:index:PyJoulesHost$${type}::${name}`;
@@ -33,6 +33,14 @@ describe("engine events", () => {
     applyEvent(run, { sequence: 3, timestamp: 0, diagnosticEvent: { message: "chatter", severity: "info", color: "never" } } as unknown as EngineEvent);
     expect(run.steps[0]!.failed).toBe(true);
     expect(errorLines(run)).toEqual(["h-provision: pyjoules: h: AppArmor is off"]);
+  });
+});
+
+describe("secret leak search", () => {
+  it("names the JSON path of every string holding the secret, and nothing else", () => {
+    const state = { a: [{ env: ["X=1", "URL=http://u:s3cret@h"] }, "s3cret"], b: { c: 1, d: "other", e: null } };
+    expect(pathsContaining(state, "s3cret")).toEqual(["$.a[0].env[1]", "$.a[1]"]);
+    expect(pathsContaining(state, "absent")).toEqual([]);
   });
 });
 

@@ -169,6 +169,8 @@ describe("secrets in resources, outputs and command lines", () => {
     for (const client of [
       { remoteWriteUrl: "https://prom.example.com/w", env: { TOKEN: pulumi.secret(M.env) } },
       { remoteWriteUrl: pulumi.secret(SECRET_URL) },
+      // a URL with credentials is a secret even when it was given as plain text
+      { remoteWriteUrl: SECRET_URL },
       { remoteWriteUrl: "https://prom.example.com/w", env: pulumi.secret({ TOKEN: M.env }) },
     ]) {
       const run = await runWithMocks((o) => new PyJoulesHost("h1", { connection: { host: "10.0.0.7", privateKey: KEY }, client }, o));
@@ -207,6 +209,26 @@ describe("secrets in resources, outputs and command lines", () => {
     await checkResources(stack, false);
     for (const p of stack.ofType(T.provider)) expect(await isSecret(p.props.sshOpts)).toBe(true);
     expect(holds([await settle(outputs.verifiedProfiles), await settle(outputs.attestations)])).toEqual([]);
+  });
+
+  it("the root program's secret config key remoteWriteUrl reaches only the containers' envs, as a secret", async () => {
+    const config = {
+      "pulumi-pyjoules:hosts": JSON.stringify([{ name: "n1", host: "10.0.0.1" }, { name: "n2", host: "10.0.0.2" }]),
+      "pulumi-pyjoules:client": JSON.stringify({ serviceLabel: "lab" }),
+      "pulumi-pyjoules:sshPrivateKey": KEY,
+      "pulumi-pyjoules:remoteWriteUrl": SECRET_URL,
+    };
+    const secretConfigKeys = ["pulumi-pyjoules:sshPrivateKey", "pulumi-pyjoules:remoteWriteUrl"];
+    let outputs: any;
+    const stack = await runWithMocks((o) => (outputs = stackProgram(new pulumi.Config(), o)), { config, secretConfigKeys });
+    await checkResources(stack, true);
+    for (const c of stack.ofType(T.container)) expect(c.inputs.envs).toContain(`REMOTE_WRITE_URL=${SECRET_URL}`);
+    expect(holds([await settle(outputs.verifiedProfiles), await settle(outputs.attestations)])).toEqual([]);
+
+    const both = { ...config, "pulumi-pyjoules:client": JSON.stringify({ remoteWriteUrl: "https://prom.example.com/w" }) };
+    await expect(runWithMocks((o) => stackProgram(new pulumi.Config(), o), { config: both, secretConfigKeys })).rejects.toThrow(
+      "stack config (every key is documented in Pulumi.example.yaml): invalid pulumi-pyjoules:remoteWriteUrl: set it or pulumi-pyjoules:client.remoteWriteUrl, not both",
+    );
   });
 });
 

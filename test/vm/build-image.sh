@@ -124,7 +124,8 @@ mkdir -p "$ROOT/etc/initramfs-tools/conf.d"
 echo 'MODULES=list' > "$ROOT/etc/initramfs-tools/conf.d/pyjoules"
 printf '%s\n' virtio_pci virtio_blk virtio_net ext4 >> "$ROOT/etc/initramfs-tools/modules"
 cache_in
-in_root apt-get -y -q --no-install-recommends install linux-image-amd64 linux-headers-amd64 gcc make python3
+in_root apt-get -y -q --no-install-recommends install linux-image-amd64 linux-headers-amd64 gcc make python3 \
+  python3-protobuf python3-snappy prometheus
 in_root apt-get -y -q --no-install-recommends install --download-only busybox-static
 cache_out
 KVER="$(find "$ROOT/lib/modules" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort -V | tail -n 1)"
@@ -154,8 +155,8 @@ mapfile -t LEFT < <(in_root dpkg-query -W -f '${db:Status-Abbrev} ${Package}\n' 
 [ "${#LEFT[@]}" -eq 0 ] || in_root apt-get -y -q purge --autoremove "${LEFT[@]}"
 in_root apt-get -y -q clean
 
-# --- 3. test client image: busybox + the guest's python3 + pyJoules + our client ----------------
-step "test-client rootfs: busybox, python3, pyJoules ($(basename "$WHEEL"))"
+# --- 3. test client image: busybox + the guest's python3 (+ protobuf, snappy) + pyJoules + our client ------
+step "test-client rootfs: busybox, python3, python3-protobuf, python3-snappy, pyJoules ($(basename "$WHEEL"))"
 BBDEB="$(find "$APT_CACHE" -maxdepth 1 -name 'busybox-static_*.deb' -newer "$ROOT/etc/debian_version" -print -quit)"
 [ -n "$BBDEB" ] || BBDEB="$(find "$APT_CACHE" -maxdepth 1 -name 'busybox-static_*.deb' | sort -V | tail -n 1)"
 [ -n "$BBDEB" ] || die "busybox-static .deb not found in $APT_CACHE"
@@ -185,7 +186,16 @@ for unused in test idlelib tkinter turtledemo ensurepip lib2to3 pydoc_data; do
   rm -rf "${CLIENT:?}/usr/lib/$PYVER/$unused"
 done
 rm -rf "$CLIENT/usr/lib/$PYVER"/config-*
-mapfile -t LIBS < <(in_root sh -c "ldd /usr/bin/$PYVER /usr/lib/$PYVER/lib-dynload/*.so 2>/dev/null" \
+# The remote-write client's modules from the guest's python3-protobuf and python3-snappy (Debian's python3
+# finds /usr/lib/python3/dist-packages by itself).
+DIST=/usr/lib/python3/dist-packages
+for mod in google/protobuf snappy; do
+  [ -d "$ROOT$DIST/$mod" ] || die "$DIST/$mod missing in the chroot (python3-protobuf, python3-snappy)"
+done
+mkdir -p "$CLIENT$DIST/google"
+cp -a "$ROOT$DIST/google/protobuf" "$CLIENT$DIST/google/"
+cp -a "$ROOT$DIST/snappy" "$CLIENT$DIST/"
+mapfile -t LIBS < <(in_root sh -c "ldd /usr/bin/$PYVER /usr/lib/$PYVER/lib-dynload/*.so \$(find $DIST/google/protobuf $DIST/snappy -name '*.so') 2>/dev/null" \
   | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\/.*ld-linux/ { print $1 }' | sort -u)
 [ "${#LIBS[@]}" -gt 0 ] || die "ldd found no libraries for $PYVER"
 for lib in "${LIBS[@]}"; do
@@ -200,12 +210,12 @@ in_root python3 -m zipfile -e /tmp/whl/pyjoules.whl /tmp/whl/x
 [ -f "$ROOT/tmp/whl/x/pyJoules/device/rapl_device.py" ] || die "the wheel holds no pyJoules package"
 mkdir -p "$CLIENT/usr/local/lib/pyjoules-client"
 cp -a "$ROOT/tmp/whl/x/pyJoules" "$CLIENT/usr/local/lib/pyjoules-client/"
-install -m 0644 "$HERE/client/pyjoules_client.py" "$CLIENT/usr/local/lib/pyjoules-client/"
+install -m 0644 "$HERE/client/pyjoules_client.py" "$HERE/client/remote_write.py" "$CLIENT/usr/local/lib/pyjoules-client/"
 rm -rf "$ROOT/tmp/whl"
 # The image must run as built: import pyJoules and the client inside the client rootfs itself.
 chroot "$CLIENT" /bin/env PYTHONPATH=/usr/local/lib/pyjoules-client /usr/bin/python3 -c \
-  'import pyJoules.energy_meter, pyjoules_client' 2>"$TMP/pycheck" \
-  || die "python3 in the client rootfs cannot import pyJoules: $(tail -n 5 "$TMP/pycheck")"
+  'import pyJoules.energy_meter, pyjoules_client, remote_write; remote_write.encode({frozenset({("a", "b")}): [(1, 2.0)]})' 2>"$TMP/pycheck" \
+  || die "python3 in the client rootfs cannot import pyJoules or encode a remote write: $(tail -n 5 "$TMP/pycheck")"
 mkdir -p "$ROOT/usr/local/share/pyjoules"
 tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -C "$CLIENT" \
   -cf "$ROOT/usr/local/share/pyjoules/test-client-rootfs.tar" .
@@ -243,6 +253,34 @@ ExecStart=/usr/local/sbin/pyjoules-import-test-image
 WantedBy=multi-user.target
 EOF
 
+# Prometheus with the remote-write receiver, for the tests that follow samples into it; started on demand
+# (`systemctl start pyjoules-prometheus`), never at boot. It listens on docker0's address only, the one
+# host.docker.internal (host-gateway) resolves to inside a container, and keeps its data in /run.
+mkdir -p "$ROOT/etc/pyjoules-test"
+printf 'global:\n  scrape_interval: 1h\n' > "$ROOT/etc/pyjoules-test/prometheus.yml"
+cat > "$ROOT/usr/local/sbin/pyjoules-prometheus" <<'EOF'
+#!/bin/sh
+set -eu
+i=0
+until addr=$(ip -4 -o addr show dev docker0 2>/dev/null | awk '{ split($4, a, "/"); print a[1]; exit }') && [ -n "$addr" ]; do
+  i=$((i + 1)); [ "$i" -lt 120 ] || { echo "docker0 has no IPv4 address" >&2; exit 1; }; sleep 1
+done
+exec /usr/bin/prometheus --config.file=/etc/pyjoules-test/prometheus.yml --storage.tsdb.path=/run/pyjoules-prometheus \
+  --web.listen-address="$addr:9090" --web.enable-remote-write-receiver
+EOF
+chmod 0755 "$ROOT/usr/local/sbin/pyjoules-prometheus"
+cat > "$ROOT/etc/systemd/system/pyjoules-prometheus.service" <<'EOF'
+[Unit]
+Description=Prometheus with the remote-write receiver on docker0 (pyjoules VM tests)
+After=docker.service
+Requires=docker.service
+
+[Service]
+User=prometheus
+RuntimeDirectory=pyjoules-prometheus
+ExecStart=/usr/local/sbin/pyjoules-prometheus
+EOF
+
 # --- 4. system configuration ----------------------------------------------------------
 step "system configuration"
 echo "pyj-$DISTRO" > "$ROOT/etc/hostname"
@@ -258,7 +296,7 @@ EOF
 in_root systemctl enable systemd-networkd.service pyjoules-test-image.service
 in_root systemctl mask systemd-networkd-wait-online.service systemd-firstboot.service \
   apt-daily.timer apt-daily-upgrade.timer fstrim.timer e2scrub_all.timer e2scrub_reap.service \
-  dpkg-db-backup.timer man-db.timer
+  dpkg-db-backup.timer man-db.timer prometheus.service
 in_root systemctl is-enabled docker.service apparmor.service ssh.service
 
 # --- 5. users, keys, sshd ---------------------------------------------------------------

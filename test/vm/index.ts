@@ -7,3 +7,5 @@ export { closeMaster, knownHostsPattern, normaliseHostKey, sshExec, sshOptions, 
 export type { SshExecOptions, SshResult, SshTarget } from "./ssh";
 export { countConnections, sshdConnectionsSince, sshdDebugLogging, sshdMark } from "./sshd-log";
 export type { SshdConnections } from "./sshd-log";
+export { queryPrometheus, startPrometheus, stopPrometheus, waitForQuery } from "./prometheus";
+export type { PromSample } from "./prometheus";
