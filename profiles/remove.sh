@@ -3,8 +3,9 @@
 #
 #   remove.sh NAME
 #
-# Refuses while a running container is confined by the profile. Otherwise disables the boot-time
-# loader, unloads the profile and deletes its file. Removing twice is fine.
+# While a running container is still confined by the profile (another stack's, on a shared host), keeps
+# everything and says so (exit 0: that stack's delete must not leave its container unconfined, nor block this
+# one's). Otherwise disables the boot-time loader, unloads the profile and deletes its file. Twice is fine.
 #
 # Its stdin is not read: the components' delete gets the provision command's stdin (provision.sh and the
 # profile text after this script), so nothing here may consume or wait for it.
@@ -43,7 +44,13 @@ if command -v docker >/dev/null 2>&1 && ids=$(timeout 60 docker ps -q 2>/dev/nul
 		line=$(docker inspect --format '{{.AppArmorProfile}} {{.Name}}' "$id" 2>/dev/null || true)
 		[ "${line%% *}" = "$name" ] && confined="$confined ${line#* }"
 	done
-	[ -z "$confined" ] || die "profile $name still confines running container(s):$confined; remove them first"
+	# Another stack's container on this host (the profile is shared by name): unloading would leave it
+	# unconfined, so keep everything and say so; the last stack to go removes the profile.
+	if [ -n "$confined" ]; then
+		printf 'pyjoules: %s: profile %s kept: it still confines running container(s):%s\n' "$host" "$name" "$confined" >&2
+		printf '{"name":"%s","removed":false}\n' "$name"
+		exit 0
+	fi
 fi
 
 unit=pyjoules-apparmor@$name.service

@@ -90,6 +90,7 @@ export async function collectRun(
   kind: EngineRun["kind"],
   echo: boolean,
   fn: (onEvent: (e: EngineEvent) => void, onOutput: (s: string) => void) => Promise<unknown>,
+  watch?: (e: EngineEvent, run: EngineRun) => void,
 ): Promise<EngineRun> {
   const run: EngineRun = { kind, steps: [], errors: [], outputs: {}, changes: {}, output: "", ms: 0 };
   const t0 = Date.now();
@@ -98,7 +99,7 @@ export async function collectRun(
     if (echo) process.stdout.write(s);
   };
   try {
-    const result = (await fn((e) => applyEvent(run, e), onOutput)) as { outputs?: OutputMap; summary?: { resourceChanges?: Record<string, number> }; changeSummary?: Record<string, number> };
+    const result = (await fn((e) => (applyEvent(run, e), watch?.(e, run)), onOutput)) as { outputs?: OutputMap; summary?: { resourceChanges?: Record<string, number> }; changeSummary?: Record<string, number> };
     run.outputs = plainOutputs(result.outputs);
     run.changes = result.summary?.resourceChanges ?? result.changeSummary ?? {};
     return run;

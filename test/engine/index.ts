@@ -41,7 +41,16 @@ export interface EngineStackOptions {
 }
 
 export type Config = Record<string, unknown>;
-type UpLike = { continueOnError?: boolean; expectNoChanges?: boolean; refresh?: boolean; signal?: AbortSignal; program?: PulumiFn };
+type UpLike = {
+  continueOnError?: boolean;
+  expectNoChanges?: boolean;
+  refresh?: boolean;
+  /** Aborting sends SIGINT to the CLI (as Ctrl-C in its terminal would). */
+  signal?: AbortSignal;
+  program?: PulumiFn;
+  /** Sees every engine event as it arrives (e.g. to interrupt the run at a given step). */
+  watch?: (e: EngineEvent, run: EngineRun) => void;
+};
 
 /** One stack: each operation returns what the engine did (steps, diagnostics, output) or throws EngineRunError. */
 export class EngineStack {
@@ -79,16 +88,16 @@ export class EngineStack {
     if (stale.length) await this.stack.removeAllConfig(stale);
   }
 
-  up(o: UpLike = {}): Promise<EngineRun> {
-    return this.op("up", (hooks) => this.stack.up({ ...hooks, ...o }));
+  up({ watch, ...o }: UpLike = {}): Promise<EngineRun> {
+    return this.op("up", (hooks) => this.stack.up({ ...hooks, ...o }), watch);
   }
 
   preview(o: { diff?: boolean; expectNoChanges?: boolean; refresh?: boolean } = {}): Promise<EngineRun> {
     return this.op("preview", (hooks) => this.stack.preview({ ...hooks, diff: o.diff ?? true, ...o }));
   }
 
-  refresh(): Promise<EngineRun> {
-    return this.op("refresh", (hooks) => this.stack.refresh(hooks));
+  refresh(o: { clearPendingCreates?: boolean } = {}): Promise<EngineRun> {
+    return this.op("refresh", (hooks) => this.stack.refresh({ ...hooks, ...o }));
   }
 
   destroy(o: { continueOnError?: boolean } = {}): Promise<EngineRun> {
@@ -104,8 +113,9 @@ export class EngineStack {
   private op(
     kind: EngineRun["kind"],
     fn: (hooks: { onEvent: (e: EngineEvent) => void; onOutput: (s: string) => void; color: "never" }) => Promise<unknown>,
+    watch?: UpLike["watch"],
   ): Promise<EngineRun> {
-    return collectRun(kind, this.echo, (onEvent, onOutput) => fn({ onEvent, onOutput, color: "never" }));
+    return collectRun(kind, this.echo, (onEvent, onOutput) => fn({ onEvent, onOutput, color: "never" }), watch);
   }
 }
 export { rootProjectDir } from "./project";

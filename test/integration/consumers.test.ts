@@ -5,11 +5,12 @@
 // see docs/multi-language.md ("YAML and the toolchain").
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect } from "vitest";
 import { changed, EngineRunError, EngineStack, errorLines, requireEngine, type EngineRun } from "../engine";
 import { generatedNames, goProject, packTarball, pythonInvalidProject, pythonProject, tempDir, typescriptProject } from "../consumers/projects";
 import { CONTAINER_NAME, PROFILE_NAME, REMOTE_WRITE_URL, secs } from "../posture/fleet";
 import { bootVm, ensureImage, tailLines, TEST_CLIENT_IMAGE, type Vm } from "../vm";
+import { suiteSteps } from "./steps";
 
 const log = (s: string) => console.log(`[consumers] ${s}`);
 /** What every language must print for a PyJoulesHost "h1" whose connection has no host. */
@@ -25,7 +26,6 @@ const expectDocumented = (sdkDir: string, language: "python" | "go") => {
 
 describe("consumers of the package through the real CLI", () => {
   let vm: Vm | undefined;
-  let failed = false;
   const dirs: string[] = [];
   const stacks: EngineStack[] = [];
 
@@ -49,25 +49,14 @@ describe("consumers of the package through the real CLI", () => {
     expect((await target().ssh(`docker ps -aq --filter name=^/${CONTAINER_NAME}$`)).stdout.trim()).toBe("");
     expect((await target().ssh("sudo -n cat /sys/kernel/security/apparmor/profiles")).stdout).not.toContain(`${PROFILE_NAME} (`);
   };
-  const step = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => {
-      const t0 = Date.now();
-      try {
-        await fn();
-      } catch (e) {
-        failed = true;
-        throw e;
-      } finally {
-        log(`${name}: ${secs(Date.now() - t0)}`);
-      }
-    });
+  const { step, failed } = suiteSteps({ done: (name, ms) => log(`${name}: ${secs(ms)}`) });
 
   beforeAll(async () => {
     log(`engine: ${requireEngine(log)}`);
     vm = await bootVm(await ensureImage("trixie"), { log });
   });
   afterAll(async () => {
-    if (failed && vm) console.log(`[consumers] serial log tail:\n${tailLines(vm.serialLog(), 60)}`);
+    if (failed() && vm) console.log(`[consumers] serial log tail:\n${tailLines(vm.serialLog(), 60)}`);
     for (const s of stacks) await s.cleanup();
     for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
     await vm?.stop();

@@ -7,13 +7,14 @@
 //   PYJOULES_DISTROS=trixie ...   (only some distros; default: trixie then bookworm)
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect } from "vitest";
 import { attestInvocation } from "../../profiles/commands";
 import { renderDockerDefault, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
 import { changed, pathsContaining, refreshed, requireEngine, type EngineRun } from "../engine";
 import { clientUnderBaselineCommand, energyIncreasing, parseBaselineRun, parseClientSamples, type ClientSample } from "../posture/client";
 import { RAPL_ENERGY } from "../posture/probes";
 import { CONTAINER_NAME, fleetStack, HOST_NAME, NAMES, PROFILE_NAME, REMOTE_WRITE_PASSWORD, REMOTE_WRITE_URL, secs, type FleetOptions, type FleetStack } from "../posture/fleet";
+import { suiteSteps } from "./steps";
 import { loadProfile, MOBY_BASELINE_PROFILE, runMatrix, unloadProfile, writePostureDoc } from "../posture/matrix";
 import {
   bootVm, ensureImage, queryPrometheus, sshdConnectionsSince, sshdDebugLogging, sshdMark, startPrometheus, stopPrometheus, tailLines, waitForQuery,
@@ -29,7 +30,6 @@ for (const distro of ALL) {
   describe.skipIf(!wanted.includes(distro))(`lifecycle of the root program: ${distro}`, () => {
     let vm: Vm | undefined;
     let cli: FleetStack | undefined;
-    let failed = false;
     const timings: Array<[string, number]> = [];
     const log = (s: string) => console.log(`[lifecycle ${distro}] ${s}`);
 
@@ -80,21 +80,11 @@ for (const distro of ALL) {
     const ENERGY = `pyjoules_energy_microjoules_total{host="${HOST_NAME}",domain="package_0"}`;
     const REDACTED = "http://***@host.docker.internal:9090/api/v1/write";
 
-    /** One lifecycle step: timed; after a failure the later steps fail fast (they depend on it). */
-    const step = (name: string, fn: () => Promise<void>) =>
-      it(name, async () => {
-        if (failed) throw new Error(`not run: an earlier step of ${distro} failed`);
-        const t0 = Date.now();
-        try {
-          await fn();
-        } catch (e) {
-          failed = true;
-          throw e;
-        } finally {
-          timings.push([name, Date.now() - t0]);
-          log(`${name}: ${secs(Date.now() - t0)}`);
-        }
-      });
+    // Timed; after a failure the later steps fail fast (they depend on it).
+    const { step, failed } = suiteSteps({
+      chained: true,
+      done: (name, ms) => (timings.push([name, ms]), log(`${name}: ${secs(ms)}`)),
+    });
 
     beforeAll(async () => {
       log(`engine: ${requireEngine(log)}`);
@@ -109,7 +99,7 @@ for (const distro of ALL) {
     });
 
     afterAll(async () => {
-      if (failed && vm) {
+      if (failed() && vm) {
         console.log(`[lifecycle ${distro}] a step failed; guest serial log tail (${vm.serialLogPath}):\n${tailLines(vm.serialLog(), 80)}`);
         const j = await vm.ssh("sudo -n journalctl -b --no-pager -n 60 -u docker -u 'pyjoules-apparmor@*' 2>&1; sudo -n dmesg | grep -i apparmor | tail -n 20", { allowFail: true, timeoutMs: 30_000 }).catch(() => undefined);
         if (j) console.log(`[lifecycle ${distro}] guest journal/dmesg:\n${j.stdout}${j.stderr}`);
@@ -197,8 +187,8 @@ for (const distro of ALL) {
     step("1d Prometheus down: the client retries and says so, the attestation still holds; back up, samples flow again", async () => {
       const since = (await sh("date -u +%Y-%m-%dT%H:%M:%SZ")).trim();
       await stopPrometheus(get());
-      const failed = await clientLogLine(new RegExp(`push to ${REDACTED.replace(/[.*/]/g, "\\$&")} failed \\(.+\\); \\d+ batches kept, next try in \\d+ s`), since);
-      log(`Prometheus stopped; the client logs: ${failed}`);
+      const pushFailed = await clientLogLine(new RegExp(`push to ${REDACTED.replace(/[.*/]/g, "\\$&")} failed \\(.+\\); \\d+ batches kept, next try in \\d+ s`), since);
+      log(`Prometheus stopped; the client logs: ${pushFailed}`);
       const inv = attestInvocation(PROFILE_NAME, CONTAINER_NAME, true);
       const att = JSON.parse((await get().ssh(inv.command, { stdin: inv.stdin })).stdout) as { ok: boolean; procAttrCurrent: string };
       expect([att.ok, att.procAttrCurrent]).toEqual([true, `${PROFILE_NAME} (enforce)`]);

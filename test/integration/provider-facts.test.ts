@@ -5,9 +5,10 @@
 // without the deleteBeforeReplace option), and how many SSH connections
 // does the docker provider open per operation (guest sshd log). The answers are printed for the README.
 import * as docker from "@pulumi/docker";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect } from "vitest";
 import { dockerHostUrl, dockerSshOpts } from "../../components/dockerSsh";
 import { changed, EngineRunError, EngineStack, replaceSequence, requireEngine, type EngineRun } from "../engine";
+import { suiteSteps } from "./steps";
 import { bootVm, ensureImage, sshdConnectionsSince, sshdDebugLogging, sshdMark, tailLines, TEST_CLIENT_IMAGE, type SshdConnections, type Vm } from "../vm";
 
 const NAME = "pyj-provider-facts";
@@ -23,7 +24,6 @@ interface Variant {
 
 describe("the real docker provider, one container on a Debian 13 VM", () => {
   let vm: Vm;
-  let failed = false;
   const stacks: EngineStack[] = [];
   const facts: string[] = [];
 
@@ -55,29 +55,20 @@ describe("the real docker provider, one container on a Debian 13 VM", () => {
   };
   const ids = async () => (await vm.ssh(`docker ps -aq --no-trunc --filter name=^/${NAME}$`)).stdout.trim();
 
+  // Each measurement starts from a host without the container: whatever one leaves behind is removed.
+  const { step, failed } = suiteSteps({ after: () => vm.ssh(`docker rm -f ${NAME} >/dev/null 2>&1 || true`, { allowFail: true }) });
+
   beforeAll(async () => {
     requireEngine(log);
     vm = await bootVm(await ensureImage("trixie"), { log });
     await sshdDebugLogging(vm);
   });
   afterAll(async () => {
-    if (failed && vm) console.log(`[provider-facts] serial log tail:\n${tailLines(vm.serialLog(), 60)}`);
+    if (failed() && vm) console.log(`[provider-facts] serial log tail:\n${tailLines(vm.serialLog(), 60)}`);
     for (const s of stacks) await s.cleanup();
     await vm?.stop();
     console.log(`\n[provider-facts] measured:\n  ${facts.join("\n  ")}`);
   });
-  /** One measurement; whatever it leaves behind is removed, so the next one starts from a host without the container. */
-  const step = (name: string, fn: () => Promise<void>) =>
-    it(name, async () => {
-      try {
-        await fn();
-      } catch (e) {
-        failed = true;
-        throw e;
-      } finally {
-        await vm.ssh(`docker rm -f ${NAME} >/dev/null 2>&1 || true`, { allowFail: true });
-      }
-    });
 
   step("securityOpts with systempaths=unconfined, no ignoreChanges: what the second run does", async () => {
     const s = await newStack("no-ignore", { env: "a", ignoreSecurityOpts: false });

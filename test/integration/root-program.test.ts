@@ -1,10 +1,11 @@
 // The root program exactly as a user runs it in a checkout: `pulumi preview` / `pulumi up` / `pulumi destroy` of
 // the project directory (Pulumi.yaml, index.ts), through pulumi-language-nodejs and ts-node, against a Debian 13
 // VM. Also: a stack without `hosts` is a user error, reported as one line naming the key, not a crash.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect } from "vitest";
 import { changed, EngineRunError, EngineStack, errorLines, requireEngine, rootProjectDir } from "../engine";
 import { CONTAINER_NAME, PROFILE_NAME, plainConfig, PROJECT, secretConfig, secs } from "../posture/fleet";
 import { bootVm, ensureImage, tailLines, type Vm } from "../vm";
+import { suiteSteps } from "./steps";
 
 const log = (s: string) => console.log(`[root-program] ${s}`);
 
@@ -12,15 +13,7 @@ describe("the root program through pulumi-language-nodejs (trixie)", () => {
   let vm: Vm | undefined;
   let stack: EngineStack | undefined;
   let project: ReturnType<typeof rootProjectDir> | undefined;
-  let failed = false;
-  const watch = async (fn: () => Promise<void>) => {
-    try {
-      await fn();
-    } catch (e) {
-      failed = true;
-      throw e;
-    }
-  };
+  const { step, failed } = suiteSteps();
 
   beforeAll(async () => {
     log(`engine: ${requireEngine(log)}`);
@@ -28,29 +21,27 @@ describe("the root program through pulumi-language-nodejs (trixie)", () => {
     stack = await EngineStack.create({ project: PROJECT, stack: "root", workDir: project.dir });
   });
   afterAll(async () => {
-    if (failed && vm) console.log(`[root-program] serial log tail:\n${tailLines(vm.serialLog(), 60)}`);
+    if (failed() && vm) console.log(`[root-program] serial log tail:\n${tailLines(vm.serialLog(), 60)}`);
     await stack?.cleanup();
     project?.cleanup();
     await vm?.stop();
   });
 
-  it("no hosts in the stack config: one line naming pulumi-pyjoules:hosts and Pulumi.example.yaml, no stack trace", () =>
-    watch(async () => {
+  step("no hosts in the stack config: one line naming pulumi-pyjoules:hosts and Pulumi.example.yaml, no stack trace", async () => {
       const err = await stack!.preview().then(
         () => undefined,
         (e: unknown) => e,
       );
       expect(err).toBeInstanceOf(EngineRunError);
       const printed = errorLines((err as EngineRunError).run).join("\n");
-      log(`pulumi preview printed (its output's tail):\n${tailLines((err as EngineRunError).run.output, 12)}`);
+      log(`pulumi preview printed the error:\n  ${printed}\nand its output's tail:\n${tailLines((err as EngineRunError).run.output, 12)}`);
       expect(printed).toContain("invalid pulumi-pyjoules:hosts: Invalid input: expected array, received undefined");
       expect(printed).toContain("Pulumi.example.yaml");
       expect(printed).not.toMatch(/^\s+at /m);
       expect(printed).not.toMatch(/validate\.ts|ts-node|node:internal/);
-    }));
+    });
 
-  it("a malformed remoteWriteUrl, plain or the secret key, is refused before anything runs: one line, the value not shown", () =>
-    watch(async () => {
+  step("a malformed remoteWriteUrl, plain or the secret key, is refused before anything runs: one line, the value not shown", async () => {
       const hosts = [{ name: "vm", host: "10.0.0.7", hostKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBvbS6YQ5WlM3LL+7xcF8tJ0cPq3+1bc8cF7mQX9yHcd" }];
       const key = { sshPrivateKey: "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAROOT-TEST-ONLY\n-----END OPENSSH PRIVATE KEY-----\n" };
       const cases: Array<[string, Record<string, unknown>, Record<string, string>, string]> = [
@@ -69,10 +60,9 @@ describe("the root program through pulumi-language-nodejs (trixie)", () => {
         expect(printed).not.toMatch(/^\s+at /m);
         expect(run.steps.filter((x) => x.type.startsWith("command:") || x.type.startsWith("docker:"))).toEqual([]);
       }
-    }));
+    });
 
-  it("pulumi up converges, preview --diff is clean, destroy leaves the host clean", () =>
-    watch(async () => {
+  step("pulumi up converges, preview --diff is clean, destroy leaves the host clean", async () => {
       vm = await bootVm(await ensureImage("trixie"), { log });
       await stack!.setConfig(plainConfig(vm), secretConfig(vm));
       const up = await stack!.up();
@@ -86,5 +76,5 @@ describe("the root program through pulumi-language-nodejs (trixie)", () => {
       log(`destroy: ${secs(destroy.ms)} ${JSON.stringify(destroy.changes)}`);
       expect((await vm.ssh(`docker ps -aq --filter name=^/${CONTAINER_NAME}$`)).stdout.trim()).toBe("");
       expect((await vm.ssh("sudo -n cat /sys/kernel/security/apparmor/profiles")).stdout).not.toContain(`${PROFILE_NAME} (`);
-    }));
+    });
 });
