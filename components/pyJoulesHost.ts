@@ -70,11 +70,7 @@ export class PyJoulesHost extends pulumi.ComponentResource {
     if (!pulumi.Output.isInstance(c) && c.password !== undefined && c.privateKey === undefined && c.agentSocketPath === undefined) {
       throw new Error(`${where}: ${PASSWORD_ONLY}`);
     }
-    // opts.dependsOn (e.g. a fleet's earlier waves) gates the host's steps, not the component or its docker provider
-    // (which touches no host). Measured: with the whole component waiting on a failed canary, `up
-    // --continue-on-error` skipped the provider too, then failed the container with "unknown provider …".
-    const { dependsOn, ...componentOpts } = opts ?? {};
-    super("pyjoules:index:PyJoulesHost", name, {}, componentOpts);
+    super("pyjoules:index:PyJoulesHost", name, {}, opts);
     const connection = resolveConnection(args.connection, where);
     const field = (key: keyof typeof clientSchema.shape) =>
       validated(clientSchema.shape[key] as z.ZodType, fieldOf(args.client, key), where, `client.${key}`);
@@ -102,7 +98,7 @@ export class PyJoulesHost extends pulumi.ComponentResource {
     const appArmor = new AppArmorProfile(
       `${name}-profile`,
       { connection: args.connection, profileName, profileText, requireRapl: pulumi.all([requireRapl, clientValid]).apply(([r]) => r) },
-      { parent: this, dependsOn },
+      { parent: this, dependsOn: opts?.dependsOn },
     );
 
     const dockerProvider = new docker.Provider(

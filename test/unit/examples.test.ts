@@ -194,8 +194,7 @@ describe("examples/fleet", () => {
     expect(provision("rack1-node2")).toEqual(["lab-canary"]);
     expect(provision("rack1-node3")).toEqual(["lab-canary"]);
     expect(provision("gpu-01")).toEqual(["lab-canary", "lab-rack1-node2", "lab-rack1-node3"]);
-    // the component registers at once: its docker provider touches no host (see PyJoulesHost)
-    expect(depNames(run.byName("lab-gpu-01"))).toEqual([]);
+    expect(depNames(run.byName("lab-gpu-01"))).toEqual(["lab-canary", "lab-rack1-node2", "lab-rack1-node3"]);
     // Within a host the container still waits for its own verified profile.
     expect((run.byName("lab-gpu-01-client").opts.dependsOn as pulumi.Resource[]).some((d) => d instanceof AppArmorProfile)).toBe(true);
   });
@@ -291,8 +290,7 @@ describe("examples/embedded", () => {
 
   it("passes dependsOn through: nothing of pyJoules is provisioned before the bootstrap command", async () => {
     const run = await runEmbedded();
-    // the component itself registers at once (its docker provider touches no host); its host steps wait
-    expect(depNames(run.byName("edge-01-pyjoules"))).toEqual([]);
+    expect(depNames(run.byName("edge-01-pyjoules"))).toEqual(["edge-01-bootstrap"]);
     expect(depNames(run.byName("edge-01-pyjoules-profile-provision"))).toEqual(["edge-01-bootstrap"]);
     expect(depNames(run.byName("edge-01-exporter-profile-provision"))).toEqual(["edge-01-bootstrap"]);
     expect(depNames(run.byName("edge-01-pyjoules-client"))).toEqual(["edge-01-pyjoules-profile"]);
