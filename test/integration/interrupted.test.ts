@@ -118,12 +118,6 @@ describe("interrupted pulumi up (Debian 13)", () => {
     return { locks: locks.length, pending };
   };
 
-  /** `pulumi refresh --yes --clear-pending-creates`, as a user types it (the Automation API runs the same). */
-  const clearPending = async () => {
-    const r = await get().stack.refresh({ clearPendingCreates: true });
-    return r.ms;
-  };
-
   /**
    * The steps a user takes, as the README lists them: `pulumi cancel` when the run died holding the stack's lock;
    * `pulumi refresh --clear-pending-creates`; when the pending create was the container and the killed run had
@@ -140,7 +134,7 @@ describe("interrupted pulumi up (Debian 13)", () => {
       findings.push(`${what}: next up printed ${JSON.stringify(blocked?.message.split("\n").find((l) => /locked/.test(l)))}`);
       await stack.stack.cancel();
     }
-    if (left.pending.length) findings.push(`${what}: refresh --clear-pending-creates ${secs(await clearPending())}`);
+    if (left.pending.length) findings.push(`${what}: refresh --clear-pending-creates ${secs((await stack.refresh({ clearPendingCreates: true })).ms)}`);
     if (left.pending.some((p) => p.type === "creating" && p.name === NAMES.container)) {
       const orphan = (await vm.ssh(`docker inspect -f '{{.AppArmorProfile}}' ${CONTAINER_NAME} 2>/dev/null`, { allowFail: true })).stdout.trim();
       findings.push(`${what}: the killed create left a container in no state: ${orphan ? `yes, under ${orphan}; docker rm -f` : "no"}`);

@@ -78,7 +78,8 @@ for (const distro of ALL) {
       }
     };
     const ENERGY = `pyjoules_energy_microjoules_total{host="${HOST_NAME}",domain="package_0"}`;
-    const REDACTED = "http://***@host.docker.internal:9090/api/v1/write";
+    /** The URL as the client logs it (credentials redacted), as a regex fragment. */
+    const REDACTED_PATTERN = "http://***@host.docker.internal:9090/api/v1/write".replace(/[.*/]/g, "\\$&");
 
     // Timed; after a failure the later steps fail fast (they depend on it).
     const { step, failed } = suiteSteps({
@@ -165,7 +166,7 @@ for (const distro of ALL) {
       const cost = (await shTry(`cg=${cg}; a=$(awk '/^usage_usec/ { print $2 }' $cg/cpu.stat); sleep 10; b=$(awk '/^usage_usec/ { print $2 }' $cg/cpu.stat); ` +
         `awk -v a=$a -v b=$b -v m=$(cat $cg/memory.current) 'BEGIN { printf "%.1f%% of one core over 10 s, %.1f MiB", (b - a) / 1e5, m / 1048576 }'`)).stdout.trim() || "(cgroup not found)";
       log(`remote write: newest sample ${age?.value.toFixed(1)} s old, ${perMinute?.value} samples in the last minute; client container ${cost}`);
-      expect(await clientLogLine(new RegExp(`pushed \\d+ samples to ${REDACTED.replace(/[.*/]/g, "\\$&")} \\(HTTP 204\\)`), "0")).toBeTruthy();
+      expect(await clientLogLine(new RegExp(`pushed \\d+ samples to ${REDACTED_PATTERN} \\(HTTP 204\\)`), "0")).toBeTruthy();
       // the URL with its credentials: in the container's env, nowhere else on the host, in the state or the outputs
       const inspect = JSON.parse(await sh(`docker inspect ${CONTAINER_NAME}`))[0] as { Config: { Env: string[]; Labels: unknown } };
       expect(inspect.Config.Env).toContain(`REMOTE_WRITE_URL=${REMOTE_WRITE_URL}`);
@@ -187,7 +188,7 @@ for (const distro of ALL) {
     step("1d Prometheus down: the client retries and says so, the attestation still holds; back up, samples flow again", async () => {
       const since = (await sh("date -u +%Y-%m-%dT%H:%M:%SZ")).trim();
       await stopPrometheus(get());
-      const pushFailed = await clientLogLine(new RegExp(`push to ${REDACTED.replace(/[.*/]/g, "\\$&")} failed \\(.+\\); \\d+ batches kept, next try in \\d+ s`), since);
+      const pushFailed = await clientLogLine(new RegExp(`push to ${REDACTED_PATTERN} failed \\(.+\\); \\d+ batches kept, next try in \\d+ s`), since);
       log(`Prometheus stopped; the client logs: ${pushFailed}`);
       const inv = attestInvocation(PROFILE_NAME, CONTAINER_NAME, true);
       const att = JSON.parse((await get().ssh(inv.command, { stdin: inv.stdin })).stdout) as { ok: boolean; procAttrCurrent: string };

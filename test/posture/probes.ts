@@ -1,6 +1,7 @@
 // Posture probes: what a process inside a container can read, write and mount, compared across
 // AppArmor profiles / masking setups. Used by test/integration/lifecycle.test.ts; the result is the
 // Markdown matrix in docs/posture.md.
+import { shellQuote } from "../../profiles/commands";
 import { MASKED_PATHS, READ_ONLY_PATHS } from "../../profiles/oci-defaults";
 import { POWERCAP_DENY } from "../../profiles/docker-default";
 import { POWERCAP_PATHS, renderDockerDefault } from "../../profiles/render";
@@ -88,8 +89,6 @@ export function probes(f: HostFacts): Probe[] {
   return rows;
 }
 
-const q = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
-
 /**
  * A busybox-sh script printing `index|outcome|detail` per probe. Writes only *open* the file for
  * writing (`: >>`, O_APPEND, zero bytes written): that is where AppArmor and read-only mounts say no,
@@ -104,7 +103,7 @@ export function probeScript(rows: Probe[]): string {
     "masked() { awk -v p=\"$1\" '$5 == p { for (i = 7; $i != \"-\"; i++) ; if ($(i + 1) == \"tmpfs\" || $4 ~ /\\/null$/) f = 1 } END { exit !f }' /proc/self/mountinfo; }",
   ];
   rows.forEach((r, i) => {
-    const p = q(r.path);
+    const p = shellQuote(r.path);
     if (r.kind === "read") {
       lines.push(
         `if [ ! -e ${p} ]; then echo "${i}|missing|"; ` +
@@ -151,7 +150,7 @@ function short(d: string): string {
 
 /** Host-side existence check for every probe path (run as root). */
 export function hostExistsScript(rows: Probe[]): string {
-  return rows.map((r, i) => `if [ -e ${q(r.path)} ]; then echo "${i}|yes"; else echo "${i}|no"; fi`).join("\n") + "\n";
+  return rows.map((r, i) => `if [ -e ${shellQuote(r.path)} ]; then echo "${i}|yes"; else echo "${i}|no"; fi`).join("\n") + "\n";
 }
 
 export function parseHostExists(rows: Probe[], stdout: string): boolean[] {

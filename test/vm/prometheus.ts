@@ -1,6 +1,7 @@
 // The guest's own Prometheus (pyjoules-prometheus.service from build-image.sh: Debian's prometheus package, the
 // remote-write receiver on, listening on docker0's address only, data in /run). Started on demand; queried from
 // inside the guest with its python3, so nothing but SSH crosses to the guest.
+import { shellQuote } from "../../profiles/commands";
 import type { Vm } from "./vm";
 
 const UNIT = "pyjoules-prometheus";
@@ -13,12 +14,10 @@ async function get(vm: Vm, pathAndQuery: string): Promise<string> {
     "a = subprocess.run(['ip', '-4', '-o', 'addr', 'show', 'dev', 'docker0'], capture_output=True, text=True).stdout.split()[3].split('/')[0]",
     "sys.stdout.write(urllib.request.urlopen('http://%s:9090%s' % (a, sys.argv[1]), timeout=10).read().decode())",
   ].join("\n");
-  const r = await vm.ssh(`python3 -c ${shq(py)} ${shq(pathAndQuery)}`, { allowFail: true, timeoutMs: 60_000 });
+  const r = await vm.ssh(`python3 -c ${shellQuote(py)} ${shellQuote(pathAndQuery)}`, { allowFail: true, timeoutMs: 60_000 });
   if (r.code !== 0) throw new Error(`prometheus ${pathAndQuery}: ${(r.stderr || r.stdout).trim().split("\n").pop()}`);
   return r.stdout;
 }
-
-const shq = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /** Starts the guest's Prometheus and waits (bounded) until it answers ready. */
 export async function startPrometheus(vm: Vm, timeoutMs = 120_000): Promise<void> {

@@ -2,6 +2,7 @@
 // many SSH sessions" that does not trust the client. With sshd at LogLevel DEBUG1 each connection also names
 // the client's software ("Go" = pulumi-resource-command's x/crypto, "OpenSSH_…" = the docker provider's ssh).
 // The test harness's own multiplexed connection is left out by its client port ($SSH_CLIENT).
+import { shellQuote } from "../../profiles/commands";
 import type { Vm } from "./vm";
 
 export interface SshdConnections {
@@ -31,8 +32,7 @@ export async function sshdMark(vm: Vm): Promise<string> {
 
 /** The connections since `cursor`, without the harness's own. */
 export async function sshdConnectionsSince(vm: Vm, cursor: string): Promise<SshdConnections> {
-  const quoted = `'${cursor.replaceAll("'", "'\\''")}'`;
-  const out = (await vm.ssh(`echo "client: $SSH_CLIENT"; sudo -n ${JOURNAL} --after-cursor=${quoted}`)).stdout;
+  const out = (await vm.ssh(`echo "client: $SSH_CLIENT"; sudo -n ${JOURNAL} --after-cursor=${shellQuote(cursor)}`)).stdout;
   const harnessPort = /^client: \S+ (\d+) /m.exec(out)?.[1];
   return countConnections(out, harnessPort);
 }
