@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import { z } from "zod";
-import { provisionCommand, provisionStdin, removeCommand } from "../profiles/commands";
+import { provisionCommand, provisionStdin, removeCommand, type DriftTokens } from "../profiles/commands";
 import { sha256Hex } from "../profiles/render";
 import { resolveConnection } from "./connection";
 import { parseVerifiedProfile } from "./parse";
@@ -37,7 +37,16 @@ export class AppArmorProfile extends pulumi.ComponentResource {
    */
   public readonly profileName: pulumi.Output<string>;
 
-  constructor(name: string, args: AppArmorProfileArgs, opts?: pulumi.ComponentResourceOptions) {
+  /**
+   * `driftTokens` is PyJoulesHost's (verifyOnEveryRun, components/drift.ts): recorded on the host after the
+   * verification, and part of the provision step's stdin, so drift shows as an update of that step.
+   */
+  constructor(
+    name: string,
+    args: AppArmorProfileArgs,
+    opts?: pulumi.ComponentResourceOptions,
+    driftTokens: pulumi.Output<DriftTokens | undefined> = pulumi.output(undefined),
+  ) {
     const where = `AppArmorProfile "${name}"`;
     precheck(connectionSchema, args.connection, where, "connection");
     precheck(profileNameSchema, args.profileName, where, "profileName");
@@ -55,9 +64,9 @@ export class AppArmorProfile extends pulumi.ComponentResource {
         connection: connection.command,
         // The scripts and the profile text travel on stdin (delete gets the same stdin); the command lines
         // do not depend on the text, so a profile change is a change of stdin only.
-        create: pulumi.all([profileName, requireRapl]).apply(([n, r]) => provisionCommand(n, r)),
+        create: pulumi.all([profileName, requireRapl, driftTokens]).apply(([n, r, d]) => provisionCommand(n, r, d)),
         delete: profileName.apply(removeCommand),
-        stdin: pulumi.all([profileName, requireRapl, text]).apply(([n, r, t]) => provisionStdin(n, r, t)),
+        stdin: pulumi.all([profileName, requireRapl, text, driftTokens]).apply(([n, r, t, d]) => provisionStdin(n, r, t, d)),
         // Another host, port or profile name is another profile: replace, removing the old one first
         // so that a load/unload pair never unloads what was just loaded.
         triggers: [connection.host, connection.port, profileName],

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { types as commandTypes } from "@pulumi/command";
 import { z } from "zod";
-import { sshAuthority } from "./dockerSsh";
+import { dockerSshOpts, materializePrivateKey, sshAuthority } from "./dockerSsh";
 import { connectionSchema, proxySchema } from "./schemas";
 import { ConnectionArgs } from "./types";
 import { fieldOf, isPlain, validated } from "./validate";
@@ -83,4 +83,21 @@ export function resolveConnection(conn: pulumi.Input<ConnectionArgs>, where: str
     password: password!,
     proxyJump: proxy.apply((px) => (px === undefined ? undefined : sshAuthority(px.user ?? "root", px.host, px.port ?? 22))),
   };
+}
+
+export const PASSWORD_ONLY =
+  "invalid connection.password: it works for the provisioning commands only; the docker provider's ssh needs connection.privateKey or connection.agentSocketPath";
+
+/**
+ * The OpenSSH options of the docker provider's path (pinned host key, the one credential, the bastion); the
+ * verifyOnEveryRun read uses the same. A password-only connection cannot work there and fails, naming the field.
+ */
+export function opensshOptions(c: ResolvedConnection, where: string): pulumi.Output<string[]> {
+  return pulumi
+    .all([c.hostKey, c.agentSocketPath, c.privateKey, c.password, c.proxyJump])
+    .apply(([hostKey, agentSocketPath, key, password, proxyJump]) => {
+      if (password !== undefined && key === undefined && agentSocketPath === undefined) throw new Error(`${where}: ${PASSWORD_ONLY}`);
+      const identityFile = key === undefined ? undefined : materializePrivateKey(key);
+      return dockerSshOpts({ hostKey, agentSocketPath, identityFile, proxyJump });
+    });
 }

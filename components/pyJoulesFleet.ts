@@ -64,6 +64,8 @@ export interface FleetDefaults {
   profile?: ProfileArgs;
   /** Fail a host that has no RAPL zone (default true); a host's own requireRapl overrides it. */
   requireRapl?: pulumi.Input<boolean>;
+  /** Read every host for drift on each preview and up (default false); a host's own setting overrides it. See PyJoulesHost. */
+  verifyOnEveryRun?: pulumi.Input<boolean>;
 }
 
 /** One host of the fleet. */
@@ -78,6 +80,8 @@ export interface FleetHost {
   profile?: ProfileArgs;
   /** Fail this host if it has no RAPL zone (overrides the fleet default, which defaults to true). */
   requireRapl?: pulumi.Input<boolean>;
+  /** Read this host for drift on each preview and up (overrides the fleet default, which defaults to false). */
+  verifyOnEveryRun?: pulumi.Input<boolean>;
   /** Rollout wave, an integer 0-1000 (default 0). Every host of a wave starts only after every host of the previous waves verified. */
   wave?: number;
 }
@@ -124,6 +128,7 @@ export function mergeHost(fleet: string, h: FleetHostArgs, d: FleetDefaultsArgs 
     client,
     profile: Object.keys(profile).length > 0 ? profile : undefined,
     requireRapl: h.requireRapl ?? d.requireRapl,
+    verifyOnEveryRun: h.verifyOnEveryRun ?? d.verifyOnEveryRun,
   };
 }
 

@@ -2,11 +2,12 @@ import * as pulumi from "@pulumi/pulumi";
 import { remote } from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import { z } from "zod";
-import { attestInvocation } from "../profiles/commands";
+import { attestInvocation, type DriftTokens } from "../profiles/commands";
 import { DEFAULT_PROFILE_NAME, POWERCAP_PATHS, renderPyJoulesProfile } from "../profiles/render";
 import { AppArmorProfile } from "./appArmorProfile";
-import { resolveConnection } from "./connection";
-import { dockerHostUrl, dockerSshOpts, materializePrivateKey } from "./dockerSsh";
+import { opensshOptions, PASSWORD_ONLY, resolveConnection } from "./connection";
+import { dockerHostUrl } from "./dockerSsh";
+import { DRIFT_LABEL, readDriftTokens } from "./drift";
 import { parseAttestation } from "./parse";
 import { containerHealthcheck, healthWaitSeconds } from "./healthcheck";
 import { clientSchema, connectionSchema, healthcheckSchema, profileArgsSchema, urlHasCredentials } from "./schemas";
@@ -18,9 +19,6 @@ export const DEFAULT_CONTAINER_NAME = "pyjoules-client";
 /** json-file with rotation: at most 3 × 10 MB of client logs per host. */
 export const LOG_OPTS = { "max-size": "10m", "max-file": "3" } as const;
 
-const PASSWORD_ONLY =
-  "invalid connection.password: it works for the provisioning commands only; the docker provider's ssh needs connection.privateKey or connection.agentSocketPath";
-
 /** Arguments of a PyJoulesHost. */
 export interface PyJoulesHostArgs {
   /** SSH connection to the host; one credential serves both the provisioning commands and the docker provider. */
@@ -31,6 +29,12 @@ export interface PyJoulesHostArgs {
   profile?: ProfileArgs;
   /** Fail unless the host has a RAPL zone (default true); switch off only for hosts without RAPL. */
   requireRapl?: pulumi.Input<boolean>;
+  /**
+   * Read the host on every preview and up (one read-only SSH session): a profile unloaded or edited, its
+   * boot-time loader disabled, or the client container gone or unconfined shows in `preview --diff` and the
+   * next `up` repairs it (default false). Switching it on replaces the client container once (it gets a label).
+   */
+  verifyOnEveryRun?: pulumi.Input<boolean>;
 }
 
 /** Builds the container's environment: typed settings first, then extra env, sorted by name. */
@@ -66,6 +70,7 @@ export class PyJoulesHost extends pulumi.ComponentResource {
     precheck(clientSchema, args.client, where, "client");
     precheck(profileArgsSchema, args.profile, where, "profile");
     precheck(z.boolean(), args.requireRapl, where, "requireRapl");
+    precheck(z.boolean(), args.verifyOnEveryRun, where, "verifyOnEveryRun");
     const c = args.connection as ConnectionArgs;
     if (!pulumi.Output.isInstance(c) && c.password !== undefined && c.privateKey === undefined && c.agentSocketPath === undefined) {
       throw new Error(`${where}: ${PASSWORD_ONLY}`);
@@ -95,25 +100,24 @@ export class PyJoulesHost extends pulumi.ComponentResource {
     // Nothing touches the host until every client setting is valid, also those that arrive as (secret) Outputs:
     // the profile's inputs wait for them. unsecret: it carries no value, only "valid", so it taints no diff.
     const clientValid = pulumi.unsecret(pulumi.all([envs, image, containerName, health]).apply(() => true));
+    const sshOpts = opensshOptions(connection, where);
+    const verify = validated(z.boolean(), args.verifyOnEveryRun ?? false, where, "verifyOnEveryRun");
+    // Read-only, but like everything else it waits until every client setting is valid.
+    const drift = pulumi.all([verify, clientValid]).apply<DriftTokens | undefined>(([on]) =>
+      on ? readDriftTokens(connection, sshOpts, profileName, containerName, where, this) : pulumi.output(undefined),
+    );
     const appArmor = new AppArmorProfile(
       `${name}-profile`,
       { connection: args.connection, profileName, profileText, requireRapl: pulumi.all([requireRapl, clientValid]).apply(([r]) => r) },
       { parent: this, dependsOn: opts?.dependsOn },
+      drift,
     );
 
     const dockerProvider = new docker.Provider(
       `${name}-docker`,
       {
         host: pulumi.all([connection.user, connection.host, connection.port]).apply(([u, h, p]) => dockerHostUrl(u, h, p)),
-        sshOpts: pulumi
-          .all([connection.hostKey, connection.agentSocketPath, connection.privateKey, connection.password, connection.proxyJump])
-          .apply(([hostKey, agentSocketPath, key, password, proxyJump]) => {
-            if (password !== undefined && key === undefined && agentSocketPath === undefined) {
-              throw new Error(`${where}: ${PASSWORD_ONLY}`);
-            }
-            const identityFile = key === undefined ? undefined : materializePrivateKey(key);
-            return dockerSshOpts({ hostKey, agentSocketPath, identityFile, proxyJump });
-          }),
+        sshOpts,
         // Preview must not need SSH to every host (a CI runner that cannot reach the fleet can still
         // preview). pulumi-docker pings the daemon lazily on the first API call; this also skips its
         // version check. Containers are still created over SSH on `up`.
@@ -138,6 +142,10 @@ export class PyJoulesHost extends pulumi.ComponentResource {
         logOpts: { ...LOG_OPTS },
         // Resolving to undefined leaves the optional input unset; @pulumi/docker 4.11 types it without `| undefined`.
         healthcheck: health.apply(containerHealthcheck) as pulumi.Output<docker.types.input.ContainerHealthcheck>,
+        // verifyOnEveryRun: a changed container token (gone, stopped, unconfined) replaces the container.
+        labels: drift.apply((d) => (d === undefined ? undefined : [{ label: DRIFT_LABEL, value: d.containerToken }])) as pulumi.Output<
+          docker.types.input.ContainerLabel[]
+        >,
       },
       {
         parent: this,
@@ -163,8 +171,11 @@ export class PyJoulesHost extends pulumi.ComponentResource {
         connection: connection.command,
         create: attestRun.command,
         stdin: attestRun.stdin,
-        // A profile change reloads the profile under the running container without replacing it: attest again.
-        triggers: [container.id, appArmor.verified.apply((v) => v.sha256)],
+        // A profile change reloads the profile under the running container without replacing it: attest again;
+        // so does a repaired drift.
+        triggers: pulumi
+          .all([container.id, appArmor.verified, drift])
+          .apply(([id, v, d]) => (d === undefined ? [id, v.sha256] : [id, v.sha256, d.profileToken, d.containerToken])),
         addPreviousOutputInEnv: false,
         logging: "stdoutAndStderr",
       },

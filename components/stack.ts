@@ -30,6 +30,7 @@ export const stackConfigSchema = z
             hostKey: hostKeySchema.optional(),
             wave: z.number().int().min(0).max(1000).optional(),
             requireRapl: z.boolean().optional(),
+            verifyOnEveryRun: z.boolean().optional(),
             client: clientSchema.partial().strict().optional(),
             profile: profileArgsSchema.strict().optional(),
           })
@@ -49,11 +50,12 @@ export const stackConfigSchema = z
     client: clientSchema.partial().strict().optional(),
     profile: profileArgsSchema.strict().optional(),
     requireRapl: z.boolean().optional(),
+    verifyOnEveryRun: z.boolean().optional(),
   })
   .strict();
 export type StackConfig = z.infer<typeof stackConfigSchema>;
 
-export const CONFIG_KEYS = ["hosts", "ssh", "client", "profile", "requireRapl"] as const;
+export const CONFIG_KEYS = ["hosts", "ssh", "client", "profile", "requireRapl", "verifyOnEveryRun"] as const;
 
 /** "hosts.0.host" as the user writes it in Pulumi.<stack>.yaml: "pulumi-pyjoules:hosts[0].host". */
 export function configKey(namespace: string, path: string): string {
@@ -83,11 +85,13 @@ export function fleetArgsFromConfig(
       client,
       profile: c.profile,
       requireRapl: c.requireRapl,
+      verifyOnEveryRun: c.verifyOnEveryRun,
     },
     hosts: c.hosts.map((h) => ({
       name: h.name,
       wave: h.wave,
       requireRapl: h.requireRapl,
+      verifyOnEveryRun: h.verifyOnEveryRun,
       client: h.client,
       profile: h.profile,
       connection: { host: h.host, port: h.port, user: h.user, hostKey: h.hostKey },

@@ -18,6 +18,7 @@ const readScript = (file: string) => readFileSync(join(__dirname, file), "utf8")
 export const PROVISION_SH = readScript("provision.sh");
 export const REMOVE_SH = readScript("remove.sh");
 export const ATTEST_SH = readScript("attest.sh");
+export const VERIFY_SH = readScript("verify.sh");
 
 /** A command line and the stdin it needs. */
 export interface HostInvocation {
@@ -76,8 +77,16 @@ const INERT_WORD = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
  * it parses nothing), `prelude` first as the SSH user (it may append arguments), then BECOME_ROOT. It ends in
  * "}" with no newline, so a command substitution keeps it byte for byte.
  */
-export function rootStage(script: string, args: readonly string[], prelude = ""): string {
-  return ["{", `set -- ${args.map(shellQuote).join(" ")}`, `s=${shellQuote(script)}`, ...(prelude === "" ? [] : [prelude]), BECOME_ROOT, "}"].join("\n");
+export function rootStage(script: string, args: readonly string[], prelude = "", argPerLine = false): string {
+  return ["{", setArgs(args, argPerLine), `s=${shellQuote(script)}`, ...(prelude === "" ? [] : [prelude]), BECOME_ROOT, "}"].join("\n");
+}
+
+/**
+ * `set -- ARGS`, on one line or one argument per line: `preview --diff` shows the changed lines of a stdin but
+ * cuts each at 150 characters, and a drift token must be read whole there.
+ */
+function setArgs(args: readonly string[], argPerLine: boolean): string {
+  return `set -- ${args.map(shellQuote).join(argPerLine ? " \\\n" : " ")}`;
 }
 
 /**
@@ -107,20 +116,40 @@ export function asRoot(scriptName: string, script: string, args: readonly string
 const yesNo = (b: boolean) => (b ? "yes" : "no");
 const checkedName = (name: string) => ownProfileName.parse(name);
 
+/** With verifyOnEveryRun: the client container and the drift tokens provision.sh records for verify.sh. */
+export interface DriftTokens {
+  container: string;
+  profileToken: string;
+  containerToken: string;
+}
+
+/** A drift token (components/drift.ts) as provision.sh accepts it: inert characters, at most 300. */
+const DRIFT_TOKEN = /^[A-Za-z0-9._+~:/()@, -]{1,300}$/;
+
+function verifyArgs(v: DriftTokens | undefined): string[] {
+  if (v === undefined) return [];
+  if (!INERT_WORD.test(v.container)) throw new Error(`invalid container name ${JSON.stringify(v.container)}`);
+  for (const t of [v.profileToken, v.containerToken]) {
+    if (!DRIFT_TOKEN.test(t)) throw new Error(`invalid drift token ${JSON.stringify(t)}`);
+  }
+  return ["verify", v.container, v.profileToken, v.containerToken];
+}
+
 const removeStage = (name: string) => rootStage(REMOVE_SH, [checkedName(name)]);
-const provisionStage = (name: string, requireRapl: boolean) => rootStage(PROVISION_SH, [checkedName(name), yesNo(requireRapl)], USER_DOCKER_FACTS);
+const provisionStage = (name: string, requireRapl: boolean, verify?: DriftTokens) =>
+  rootStage(PROVISION_SH, [checkedName(name), yesNo(requireRapl), ...verifyArgs(verify)], USER_DOCKER_FACTS, verify !== undefined);
 
 /**
  * The provision resource's stdin: the remove stage, the provision stage, then the profile text (what
  * provision.sh reads). pulumi-command runs `delete` with the stdin stored for `create`, so both are in it.
  */
-export function provisionStdin(name: string, requireRapl: boolean, profileText: string): string {
-  return removeStage(name) + provisionStage(name, requireRapl) + profileText;
+export function provisionStdin(name: string, requireRapl: boolean, profileText: string, verify?: DriftTokens): string {
+  return removeStage(name) + provisionStage(name, requireRapl, verify) + profileText;
 }
 
 /** Skips the remove stage, runs the provision stage; the SSH user's docker facts are added on the host (USER_DOCKER_FACTS). */
-export function provisionCommand(name: string, requireRapl: boolean): string {
-  return stageLoader("pyjoules-provision", Buffer.byteLength(removeStage(name), "utf8"), provisionStage(name, requireRapl));
+export function provisionCommand(name: string, requireRapl: boolean, verify?: DriftTokens): string {
+  return stageLoader("pyjoules-provision", Buffer.byteLength(removeStage(name), "utf8"), provisionStage(name, requireRapl, verify));
 }
 
 /** Runs the remove stage at the start of provisionStdin; remove.sh leaves the rest of stdin alone. */
@@ -142,8 +171,15 @@ export function attestInvocation(name: string, container: string, requireRapl: b
 }
 
 /** The provision resource's create: its command line and stdin. */
-export function provisionInvocation(name: string, requireRapl: boolean, profileText: string): HostInvocation {
-  return { command: provisionCommand(name, requireRapl), stdin: provisionStdin(name, requireRapl, profileText) };
+export function provisionInvocation(name: string, requireRapl: boolean, profileText: string, verify?: DriftTokens): HostInvocation {
+  return { command: provisionCommand(name, requireRapl, verify), stdin: provisionStdin(name, requireRapl, profileText, verify) };
+}
+
+/** The read-only drift read of verifyOnEveryRun (verify.sh), run over the docker provider's OpenSSH path. */
+export function verifyInvocation(name: string, container: string): HostInvocation {
+  if (!INERT_WORD.test(container)) throw new Error(`invalid container name ${JSON.stringify(container)}`);
+  const stage = rootStage(VERIFY_SH, [checkedName(name), container]);
+  return { command: stageLoader("pyjoules-verify", 0, stage), stdin: stage };
 }
 
 /** The provision resource's delete, run by hand: the remove stage alone (remove.sh needs no profile text). */

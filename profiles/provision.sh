@@ -1,7 +1,11 @@
 #!/bin/sh
 # Install, load and verify one AppArmor profile for containers. Runs as root on the target host.
 #
-#   provision.sh NAME REQUIRE_RAPL [USER_DOCKER] < PROFILE_TEXT        (REQUIRE_RAPL: yes | no)
+#   provision.sh NAME REQUIRE_RAPL [verify CONTAINER PROFILE_TOKEN CONTAINER_TOKEN] [USER_DOCKER] < PROFILE_TEXT
+#                                                                    (REQUIRE_RAPL: yes | no)
+#
+# With verifyOnEveryRun the components pass "verify" and the two drift tokens (components/drift.ts); after the
+# verification they are recorded for verify.sh, which returns them while the host stays as provisioned.
 #
 # USER_DOCKER is what the SSH user's own docker CLI saw before sudo (profiles/commands.ts,
 # USER_DOCKER_FACTS): "root", or "USER STATE DAEMON_ID ROOTLESS". The docker provider creates the container
@@ -31,11 +35,29 @@ die() {
 }
 token() { tr -cd 'A-Za-z0-9._+~:-'; }
 
-[ $# -eq 2 ] || [ $# -eq 3 ] || die "usage: provision.sh NAME yes|no < profile (the components add the SSH user's docker facts as a third argument)"
+usage="usage: provision.sh NAME yes|no < profile (the components may add: verify CONTAINER PROFILE_TOKEN CONTAINER_TOKEN, then the SSH user's docker facts)"
+[ $# -ge 2 ] || die "$usage"
 name=$1
 require_rapl=$2
+shift 2
+verify_container="" verify_profile_token="" verify_container_token=""
+if [ "${1:-}" = verify ]; then
+	[ $# -ge 4 ] || die "$usage"
+	verify_container=$2 verify_profile_token=$3 verify_container_token=$4
+	shift 4
+	case $verify_container in
+	'' | [!A-Za-z0-9]* | *[!A-Za-z0-9_.-]*) die "invalid container name '$verify_container'" ;;
+	esac
+	for t in "$verify_profile_token" "$verify_container_token"; do
+		case $t in
+		'' | *[!A-Za-z0-9._+~:/\(\)@,\ -]*) die "invalid drift token '$t'" ;;
+		esac
+		[ ${#t} -le 300 ] || die "drift token longer than 300 characters"
+	done
+fi
+[ $# -le 1 ] || die "$usage"
 user_docker=root
-[ $# -eq 2 ] || user_docker=$3
+[ $# -eq 0 ] || user_docker=$1
 case $name in
 '' | [!A-Za-z0-9]* | *[!A-Za-z0-9_.-]*) die "invalid profile name '$name'" ;;
 esac
@@ -202,7 +224,13 @@ fi
 # 6. Verify from the kernel's own list (aa-status indents names; this file does not).
 loaded || die "profile $name is not loaded in enforce mode according to /sys/kernel/security/apparmor/profiles"
 
-# 7. One JSON line of verified facts; every value is reduced to inert characters.
+# 7. What verify.sh compares the next runs against (verifyOnEveryRun): written only once all of the above held.
+if [ -n "$verify_container" ]; then
+	printf '%s\n%s\n' "$verify_profile_token" "$verify_container_token" >"$STATE_DIR/.$name.$verify_container.verify.tmp"
+	mv -f "$STATE_DIR/.$name.$verify_container.verify.tmp" "$STATE_DIR/$name.$verify_container.verify"
+fi
+
+# 8. One JSON line of verified facts; every value is reduced to inert characters.
 sha=$(sha256sum "$target" | cut -d ' ' -f 1)
 parser_version=$("$PARSER" --version 2>/dev/null | head -n 1 | awk '{print $NF}' | token)
 docker_version=$(printf '%s' "${docker_facts%% *}" | token)

@@ -69,5 +69,5 @@ if [ -r "$SECURITYFS/profiles" ] && awk -v p="$name (" 'index($0, p) == 1 { foun
 	printf 'profile %s {}\n' "$name" | "$PARSER" -R >/dev/null 2>&1 ||
 		die "cannot unload profile $name"
 fi
-rm -f "$CONTAINERS_DIR/$name" "$CONTAINERS_DIR/.$name.previous" "$STATE_DIR/$name.loaded"
+rm -f "$CONTAINERS_DIR/$name" "$CONTAINERS_DIR/.$name.previous" "$STATE_DIR/$name.loaded" "$STATE_DIR/$name".*.verify
 printf '{"name":"%s","removed":true}\n' "$name"

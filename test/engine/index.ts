@@ -100,6 +100,11 @@ export class EngineStack {
     return this.op("refresh", (hooks) => this.stack.refresh({ ...hooks, ...o }));
   }
 
+  /** `pulumi refresh --preview-only`: what a refresh would read, state untouched. */
+  previewRefresh(): Promise<EngineRun> {
+    return this.op("refresh", (hooks) => this.stack.previewRefresh({ ...hooks }));
+  }
+
   destroy(o: { continueOnError?: boolean } = {}): Promise<EngineRun> {
     return this.op("destroy", (hooks) => this.stack.destroy({ ...hooks, ...o }));
   }

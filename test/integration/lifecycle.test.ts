@@ -10,10 +10,11 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect } from "vitest";
 import { attestInvocation } from "../../profiles/commands";
 import { renderDockerDefault, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
-import { changed, pathsContaining, refreshed, requireEngine, type EngineRun } from "../engine";
+import { changed, EngineRunError, errorLines, pathsContaining, refreshed, requireEngine, type EngineRun } from "../engine";
 import { clientUnderBaselineCommand, energyIncreasing, parseBaselineRun, parseClientSamples, type ClientSample } from "../posture/client";
 import { RAPL_ENERGY } from "../posture/probes";
 import { CONTAINER_NAME, fleetStack, HOST_NAME, NAMES, PROFILE_NAME, REMOTE_WRITE_PASSWORD, REMOTE_WRITE_URL, secs, type FleetOptions, type FleetStack } from "../posture/fleet";
+import { harnessChecks } from "./harness-checks";
 import { suiteSteps } from "./steps";
 import { loadProfile, MOBY_BASELINE_PROFILE, runMatrix, unloadProfile, writePostureDoc } from "../posture/matrix";
 import {
@@ -109,6 +110,8 @@ for (const distro of ALL) {
       await vm?.stop();
       log(`timings:\n${timings.map(([n, ms]) => `  ${n.padEnd(40)} ${secs(ms)}`).join("\n")}`);
     });
+
+    harnessChecks(get, step);
 
     step("1 converge: profile verified in enforce mode, attested, the client reads RAPL", async () => {
       const r = await run({}, "converge");
@@ -349,6 +352,100 @@ for (const distro of ALL) {
       const w = await shTry(`docker exec ${CONTAINER_NAME} sh -c 'mkdir -p ${EXTRA_RO}; echo x > ${EXTRA_RO}/x'`);
       expect(w.code).not.toBe(0);
     });
+
+    // verifyOnEveryRun (issue 19 part 2), on one distro: the read and the repair are the same shell on both.
+    const DRIFT_CONFIG: FleetOptions = { client: { logLevel: "DEBUG" }, profile: { extraReadPaths: [`${EXTRA_RO}/**`] }, verifyOnEveryRun: true };
+    /** The host as provisioned: profile loaded and installed as verified, loader enabled, the client confined by it. */
+    const expectHostAsProvisioned = async (r: EngineRun) => {
+      const vp = outputs(r).verifiedProfiles.vm as { sha256: string };
+      expect((await sh("sudo -n cat /sys/kernel/security/apparmor/profiles")).split("\n")).toContain(`${PROFILE_NAME} (enforce)`);
+      expect((await sh(`sudo -n sha256sum /etc/apparmor.d/containers/${PROFILE_NAME}`)).split(" ")[0]).toBe(vp.sha256);
+      expect((await shTry(`systemctl is-enabled pyjoules-apparmor@${PROFILE_NAME}`)).stdout.trim()).toBe("enabled");
+      expect((await sh(`docker exec ${CONTAINER_NAME} cat /proc/1/attr/current`)).trim()).toBe(`${PROFILE_NAME} (enforce)`);
+      expect(outputs(r).attestations.vm).toMatchObject({ ok: true, procAttrCurrent: `${PROFILE_NAME} (enforce)`, profileSha256: vp.sha256 });
+    };
+    /** A preview that must plan nothing; with verifyOnEveryRun it opens exactly the read's one OpenSSH session. */
+    const cleanPreview = async (what: string) => {
+      const p = await counted(what, () => stack().preview({ diff: true }));
+      expect(changed(p)).toEqual([]);
+      expect(p.ssh).toEqual({ total: 1, byClient: { OpenSSH: 1 } });
+    };
+
+    const driftSteps = distro === "trixie" ? step : (..._: Parameters<typeof step>) => undefined;
+    driftSteps("7a verifyOnEveryRun on: switching it on replaces the container once (its label), then preview reads the host in one SSH session and plans nothing", async () => {
+      await stack().setFleet(DRIFT_CONFIG);
+      const preview = await counted("preview, verifyOnEveryRun switched on", () => stack().preview({ diff: true }));
+      const r = await run(DRIFT_CONFIG, "up, verifyOnEveryRun switched on");
+      expect(changed(r).sort()).toEqual([`replace ${NAMES.attest}`, `replace ${NAMES.container} [labels]`, `update ${NAMES.provision} [create,stdin]`]);
+      expect(changed(preview).sort()).toEqual(changed(r).sort());
+      // the read (OpenSSH), provisioning and the attestation (Go), the container (the docker provider's OpenSSH)
+      expect(r.ssh.byClient).toEqual({ OpenSSH: 2, Go: 2 });
+      await expectHostAsProvisioned(r);
+      await cleanPreview("preview, verifyOnEveryRun on, no drift");
+    });
+
+    const DRIFTS = [
+      {
+        id: "7b", what: "profile unloaded (apparmor_parser -R)",
+        breakIt: `sudo -n apparmor_parser -R /etc/apparmor.d/containers/${PROFILE_NAME}`,
+        reasons: [`profile ${PROFILE_NAME} is not loaded in enforce mode`, `container ${CONTAINER_NAME} runs as unconfined, not ${PROFILE_NAME} (enforce)`],
+      },
+      {
+        id: "7c", what: "installed file edited",
+        breakIt: `echo '# edited by hand' | sudo -n tee -a /etc/apparmor.d/containers/${PROFILE_NAME} >/dev/null`,
+        reasons: [`installed file /etc/apparmor.d/containers/${PROFILE_NAME} is not the one loaded (changed on the host)`],
+      },
+      {
+        id: "7d", what: "boot-time loader disabled",
+        breakIt: `sudo -n systemctl disable pyjoules-apparmor@${PROFILE_NAME} 2>/dev/null`,
+        reasons: [`boot-time loader pyjoules-apparmor@${PROFILE_NAME}.service is not enabled`],
+      },
+      {
+        id: "7e", what: "client container removed (docker rm -f)",
+        breakIt: `docker rm -f ${CONTAINER_NAME} >/dev/null`,
+        reasons: [`container ${CONTAINER_NAME} does not exist (pulumi up --refresh recreates it)`],
+      },
+    ];
+    /**
+     * Measured: a plain `up` cannot replace a container that is gone (the docker provider stops it by id first);
+     * `up --refresh` drops it from the state, and the program then creates it again under a new token.
+     */
+    const upAfterContainerRemoved = async () => {
+      await stack().setFleet(DRIFT_CONFIG);
+      const plain = await stack().up().then(() => undefined, (e: unknown) => e);
+      expect(plain, "plain up after docker rm -f").toBeInstanceOf(EngineRunError);
+      const lines = errorLines((plain as EngineRunError).run);
+      log(`plain up after docker rm -f fails:\n${lines.join("\n")}`);
+      expect(lines.join("\n")).toMatch(new RegExp(`${NAMES.container}: .*Error stopping container [0-9a-f]{64}: Error response from daemon: No such container`));
+      const r = await counted("up --refresh after docker rm -f", () => stack().up({ refresh: true }));
+      expect(changed(r).filter((c) => !c.startsWith("refresh ")).sort()).toEqual([
+        `create ${NAMES.container}`, `replace ${NAMES.attest}`, `update ${NAMES.provision} [create,stdin]`,
+      ]);
+      return r;
+    };
+    for (const d of DRIFTS) {
+      driftSteps(`${d.id} drift, ${d.what}: preview --diff shows the reason, refresh alone sees ${d.id === "7e" ? "the container gone; a plain up fails, up --refresh repairs" : "nothing; one up repairs"} and re-attests, then nothing changes`, async () => {
+        await sh(d.breakIt);
+        const refresh = await counted(`refresh --preview-only after: ${d.what}`, () => stack().previewRefresh());
+        log(`refresh --preview-only sees: steps ${JSON.stringify(changed(refresh))}, read diffs ${JSON.stringify(refreshed(refresh))}, summary ${JSON.stringify(refresh.changes)}`);
+        // remote.Command has no Read: only the docker provider's read of the container can see anything
+        expect(refresh.changes).toEqual(d.id === "7e" ? { delete: 1, same: 7 } : { same: 8 });
+        expect(refreshed(refresh)).toEqual([]);
+        const preview = await counted(`preview --diff after: ${d.what}`, () => stack().preview({ diff: true }));
+        log(`preview --diff plans: ${changed(preview).join("; ")}`);
+        const stdinLines = preview.output.split("\n").filter((l) => l.includes("drift: "));
+        log(`preview --diff, the changed token lines:\n${stdinLines.join("\n")}`);
+        for (const reason of d.reasons) expect(preview.output).toContain(reason);
+        expect(preview.ssh).toEqual({ total: 1, byClient: { OpenSSH: 1 } });
+        const containerDrift = d.reasons.some((x) => x.startsWith("container "));
+        expect(changed(preview)).toContain(`update ${NAMES.provision} [create,stdin]`);
+        expect(changed(preview).some((c) => c.startsWith(`replace ${NAMES.container}`))).toBe(containerDrift);
+        const r = d.id === "7e" ? await upAfterContainerRemoved() : await run(DRIFT_CONFIG, `up after: ${d.what}`);
+        if (d.id !== "7e") expect(changed(r).sort()).toEqual(changed(preview).sort());
+        await expectHostAsProvisioned(r);
+        await cleanPreview(`preview after the repair of: ${d.what}`);
+      });
+    }
 
     step("6 destroy: no container, no loader, profile unloaded, file gone", async () => {
       const r = await counted("destroy", () => stack().destroy());

@@ -43,6 +43,7 @@ export const TEST_CLIENT_HEALTHCHECK = {
 export interface FleetOptions {
   client?: Record<string, unknown>;
   profile?: Record<string, unknown>;
+  verifyOnEveryRun?: boolean;
 }
 
 /** Plain (non-secret) config values, keyed without the project prefix. */
@@ -53,6 +54,7 @@ export function plainConfig(vm: Vm, o: FleetOptions = {}): Record<string, unknow
     client: { image: TEST_CLIENT_IMAGE, healthcheck: TEST_CLIENT_HEALTHCHECK, env: { HOST_LABEL: HOST_NAME }, ...o.client },
   };
   if (o.profile) cfg.profile = o.profile;
+  if (o.verifyOnEveryRun !== undefined) cfg.verifyOnEveryRun = o.verifyOnEveryRun;
   return cfg;
 }
 

@@ -96,7 +96,13 @@ const EXPECTED_RESOURCES: Record<string, { inputs: Record<string, string>; outpu
     outputs: { verified: "VerifiedProfile", profileName: "string" },
   },
   PyJoulesHost: {
-    inputs: { connection: "plain Connection", client: "plain Client", profile: "?plain Profile", requireRapl: "?boolean" },
+    inputs: {
+      connection: "plain Connection",
+      client: "plain Client",
+      profile: "?plain Profile",
+      requireRapl: "?boolean",
+      verifyOnEveryRun: "?boolean",
+    },
     outputs: { verifiedProfile: "VerifiedProfile", attestation: "Attestation", containerName: "string" },
   },
   PyJoulesFleet: {
@@ -124,6 +130,7 @@ const EXPECTED_TYPES: Record<string, Record<string, string>> = {
     client: "?plain FleetClientDefaults",
     profile: "?plain Profile",
     requireRapl: "?boolean",
+    verifyOnEveryRun: "?boolean",
   },
   FleetHost: {
     // name and wave must be known when the fleet is constructed (resource names, ordering): plain.
@@ -132,6 +139,7 @@ const EXPECTED_TYPES: Record<string, Record<string, string>> = {
     client: "?plain FleetClientDefaults",
     profile: "?plain Profile",
     requireRapl: "?boolean",
+    verifyOnEveryRun: "?boolean",
     wave: "?plain number",
   },
   VerifiedProfile: {

@@ -31,13 +31,14 @@ import { dirname, join, resolve } from "node:path";
 import { afterAll, describe, test, type ExpectStatic } from "vitest";
 import {
   ATTEST_SH, PROVISION_SH, REMOVE_SH, USER_DOCKER_FACTS, asRoot, attestInvocation, provisionCommand, provisionInvocation, provisionStdin,
-  removeCommand, removeInvocation, rootStage, shellQuote, stageLoader, type HostInvocation,
+  removeCommand, removeInvocation, rootStage, shellQuote, stageLoader, verifyInvocation, type HostInvocation,
 } from "../../profiles/commands";
 import { DEFAULT_PROFILE_NAME, renderPyJoulesProfile, sha256Hex } from "../../profiles/render";
 
 const REPO = resolve(__dirname, "..", "..");
 const STUBS = join(__dirname, "fixtures", "scripts");
 const SCRIPTS = {
+  verify: join(REPO, "profiles", "verify.sh"),
   provision: join(REPO, "profiles", "provision.sh"),
   remove: join(REPO, "profiles", "remove.sh"),
   attest: join(REPO, "profiles", "attest.sh"),
@@ -135,7 +136,7 @@ const GOOD_CONTAINER: Omit<ContainerSpec, "id"> = {
 const fixtureDirs: string[] = [];
 afterAll(() => {
   for (const d of fixtureDirs) rmSync(d, { recursive: true, force: true });
-});
+}, 120_000);
 
 type Tool = "parser" | "docker" | "systemctl" | "sudo" | "journalctl" | "dmesg";
 
@@ -217,6 +218,10 @@ class FakeHost {
     return run(["/bin/sh", SCRIPTS.attest, ...args], this.env());
   }
 
+  verify(args: readonly string[] = [NAME, "pyjoules-client"]) {
+    return run(["/bin/sh", SCRIPTS.verify, ...args], this.env());
+  }
+
   /** The provision command line and stdin as sshd runs them: as the fake user "deploy" (through the fake sudo), or as root. */
   provisionCommandLine(as: "deploy" | "root", text: string = TEXT) {
     const inv = provisionInvocation(NAME, true, text);
@@ -264,6 +269,10 @@ class FakeHost {
       writeFileSync(join(d, file), content);
     };
     put("id", `${c.id}\n`);
+    // The container's PID 1 as the host sees it, with the same confinement as inside.
+    const pid = 1000 + Number.parseInt(c.id.slice(0, 4), 16);
+    put("pid", `${pid}\n`);
+    if (c.attrCurrent !== null) this.write(`/proc/${pid}/attr/current`, c.attrCurrent);
     put("running", `${c.running}\n`);
     put("apparmor", `${c.apparmor}\n`);
     put("privileged", `${c.privileged}\n`);
@@ -1540,4 +1549,178 @@ describe.concurrent("the wrapper under other shells and a busybox userland", () 
       });
     }
   }
+});
+
+describe.concurrent("verify.sh (verifyOnEveryRun's read)", () => {
+  const CLIENT = "pyjoules-client";
+  const TOKENS = [NAME, "yes", "verify", CLIENT, "3", "2 drift: container pyjoules-client does not exist"] as const;
+  const verifyRead = (expect: ExpectStatic, r: RunResult) => {
+    expectSuccess(expect, r);
+    expect(r.stdout.split("\n"), "exactly one stdout line").toHaveLength(2);
+    return JSON.parse(r.stdout) as { recordedProfile: string; recordedContainer: string; profile: string[]; container: string[] };
+  };
+  /** A host provisioned with drift tokens and running the client under the profile. */
+  const provisioned = async (expect: ExpectStatic) => {
+    const h = new FakeHost();
+    provisionFacts(expect, await h.provision(TEXT, TOKENS));
+    h.addContainer(CLIENT);
+    return h;
+  };
+
+  test("a host as provisioned: no drift, the tokens provision.sh recorded, nothing written", async ({ expect }) => {
+    const h = await provisioned(expect);
+    h.clearLogs();
+    const before = h.snapshot();
+    expect(verifyRead(expect, await h.verify())).toEqual({
+      recordedProfile: "3",
+      recordedContainer: "2 drift: container pyjoules-client does not exist",
+      profile: [],
+      container: [],
+    });
+    expect(h.snapshot()).toEqual(before);
+    expect(h.calls("systemctl").every((c) => c.startsWith("is-enabled "))).toBe(true);
+    expect(h.calls("docker")).toEqual([`inspect --format {{.State.Status}} {{.State.Pid}} {{.AppArmorProfile}} ${CLIENT}`]);
+  });
+
+  test("a fresh host: nothing recorded, every part missing", async ({ expect }) => {
+    const h = new FakeHost();
+    expect(verifyRead(expect, await h.verify())).toEqual({
+      recordedProfile: "",
+      recordedContainer: "",
+      profile: [
+        `profile ${NAME} is not loaded in enforce mode`,
+        `installed file /etc/apparmor.d/containers/${NAME} is missing`,
+        `boot-time loader ${UNIT} is not enabled`,
+      ],
+      container: [`container ${CLIENT} does not exist (pulumi up --refresh recreates it)`],
+    });
+  });
+
+  const cases: { name: string; drift: (h: FakeHost) => void | Promise<unknown>; profile: string[]; container: string[] }[] = [
+    {
+      name: "profile unloaded under the running container (it is left unconfined)",
+      drift: (h) => {
+        h.write("/sys/kernel/security/apparmor/profiles", "");
+        h.addContainer(CLIENT, { attrCurrent: "unconfined\n" });
+      },
+      profile: [`profile ${NAME} is not loaded in enforce mode`],
+      container: [`container ${CLIENT} runs as unconfined, not ${NAME} (enforce)`],
+    },
+    {
+      name: "installed file edited",
+      drift: (h) => h.write(`/etc/apparmor.d/containers/${NAME}`, `${TEXT}# edited by hand\n`),
+      profile: [`installed file /etc/apparmor.d/containers/${NAME} is not the one loaded (changed on the host)`],
+      container: [],
+    },
+    {
+      name: "boot-time loader disabled",
+      drift: (h) => run(["/bin/sh", "-c", `systemctl disable ${UNIT}`], h.env()),
+      profile: [`boot-time loader ${UNIT} is not enabled`],
+      container: [],
+    },
+    {
+      name: "container removed",
+      drift: (h) => rmSync(join(h.dockerState, "containers", CLIENT), { recursive: true }),
+      profile: [],
+      container: [`container ${CLIENT} does not exist (pulumi up --refresh recreates it)`],
+    },
+    {
+      name: "container stopped",
+      drift: (h) => h.addContainer(CLIENT, { running: false }),
+      profile: [],
+      container: [`container ${CLIENT} is exited`],
+    },
+    {
+      name: "container re-created by hand under docker-default",
+      drift: (h) => h.addContainer(CLIENT, { apparmor: "docker-default", attrCurrent: "docker-default (enforce)\n" }),
+      profile: [],
+      container: [`container ${CLIENT} was created with AppArmor profile docker-default`],
+    },
+  ];
+  for (const c of cases) {
+    test(`drift: ${c.name}`, async ({ expect }) => {
+      const h = await provisioned(expect);
+      await c.drift(h);
+      const before = h.snapshot();
+      const read = verifyRead(expect, await h.verify());
+      expect({ profile: read.profile, container: read.container }).toEqual({ profile: c.profile, container: c.container });
+      expect(read.recordedProfile).toBe("3");
+      expect(h.snapshot(), "read-only").toEqual(before);
+    });
+  }
+
+  test("provision.sh repairs what verify.sh reported, records the new tokens, and the next read is clean", async ({ expect }) => {
+    const h = await provisioned(expect);
+    h.write(`/etc/apparmor.d/containers/${NAME}`, `${TEXT}# edited by hand\n`);
+    await run(["/bin/sh", "-c", `systemctl disable ${UNIT}`], h.env());
+    expect(verifyRead(expect, await h.verify()).profile).toHaveLength(2);
+    provisionFacts(expect, await h.provision(TEXT, [NAME, "yes", "verify", CLIENT, "4 drift: edited", "2 drift: container pyjoules-client does not exist"]));
+    expect(verifyRead(expect, await h.verify())).toEqual({
+      recordedProfile: "4 drift: edited",
+      recordedContainer: "2 drift: container pyjoules-client does not exist",
+      profile: [],
+      container: [],
+    });
+  });
+
+  test("a hostile recorded file and hostile docker answers still give one valid, inert JSON line", async ({ expect }) => {
+    const h = await provisioned(expect);
+    h.write(`/var/lib/pulumi-pyjoules/${NAME}.${CLIENT}.verify`, `x"],"profile":[]}\n$(reboot)\`id\`\n`);
+    h.addContainer(CLIENT, { apparmor: 'evil"]}', attrCurrent: "unconfined\n" });
+    const read = verifyRead(expect, await h.verify());
+    expect(read.recordedProfile).toBe("x,profile:"); // only inert characters survive
+    expect(read.recordedContainer).toBe("(reboot)id");
+    expect(read.container).toEqual([`container ${CLIENT} was created with AppArmor profile evil`]);
+  });
+
+  test("through the components' command line and stdin (long tokens one per line, as deploy via sudo) the tokens are recorded whole", async ({ expect }) => {
+    const h = new FakeHost();
+    const long = `7 drift: installed file /etc/apparmor.d/containers/${NAME} is not the one loaded (changed on the host) + boot-time loader`;
+    const inv = provisionInvocation(NAME, true, TEXT, { container: CLIENT, profileToken: long, containerToken: "6" });
+    expect(inv.stdin).toContain(`\n'${long}' \\\n'6'\n`);
+    provisionFacts(expect, await run(["/bin/sh", "-c", inv.command], h.env([h.idBin, h.sudoBin]), inv.stdin));
+    h.addContainer(CLIENT);
+    expect(verifyRead(expect, await h.verify())).toMatchObject({ recordedProfile: long, recordedContainer: "6", profile: [] });
+  });
+
+  test("the verify stage, as the components send it over ssh, runs verify.sh as root through sudo", async ({ expect }) => {
+    const h = new FakeHost();
+    const inv = verifyInvocation(NAME, CLIENT);
+    const r = await run(["/bin/sh", "-c", inv.command], h.env([h.idBin, h.sudoBin]), inv.stdin);
+    expect(verifyRead(expect, r).container).toEqual([`container ${CLIENT} does not exist (pulumi up --refresh recreates it)`]);
+    expect(h.calls("sudo").length).toBeGreaterThan(0);
+  });
+
+  test("bad arguments and a non-root user are refused in one line", async ({ expect }) => {
+    const h = new FakeHost();
+    expectFailure(expect, await h.verify([NAME]), /usage: verify\.sh PROFILE CONTAINER/);
+    expectFailure(expect, await h.verify([NAME, "-rf"]), /invalid name '-rf'/);
+    expectFailure(expect, await h.verify(["bad name", CLIENT]), /invalid name 'bad name'/);
+    const asUser = await run(["/bin/sh", SCRIPTS.verify, NAME, CLIENT], h.env([h.idBin]));
+    expectFailure(expect, asUser, /must run as root/);
+  });
+
+  test("provision.sh refuses malformed verify arguments before touching anything", async ({ expect }) => {
+    for (const args of [
+      [NAME, "yes", "verify", CLIENT, "3"],
+      [NAME, "yes", "verify", "-x", "3", "1"],
+      [NAME, "yes", "verify", CLIENT, "3; reboot", "1"],
+      [NAME, "yes", "verify", CLIENT, "", "1"],
+      [NAME, "yes", "verify", CLIENT, "1", "x".repeat(301)],
+    ]) {
+      const h = new FakeHost();
+      const before = h.snapshot();
+      const r = await h.provision(TEXT, args);
+      expect(r.code, JSON.stringify(args)).not.toBe(0);
+      expect(oneErrorLine(expect, r)).toMatch(/usage: provision\.sh|invalid container name|invalid drift token|longer than 300/);
+      expect(h.snapshot()).toEqual(before);
+    }
+  });
+
+  test("remove.sh deletes the recorded tokens with the profile", async ({ expect }) => {
+    const h = await provisioned(expect);
+    rmSync(join(h.dockerState, "containers", CLIENT), { recursive: true });
+    expectSuccess(expect, await h.removeProfile());
+    expect(h.exists(`/var/lib/pulumi-pyjoules/${NAME}.${CLIENT}.verify`)).toBe(false);
+  });
 });

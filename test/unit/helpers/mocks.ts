@@ -32,6 +32,8 @@ export interface MockRun<T> {
   resources: Registered[];
   byName(name: string): Registered;
   ofType(type: string): Registered[];
+  /** Every invoke, in order. */
+  calls: Invoked[];
 }
 
 /** The attest stage's arguments: `set -- 'PROFILE' 'CONTAINER' ...` on its own line of the stdin. */
@@ -117,6 +119,14 @@ export interface MockOptions {
   /** Make the mock "provider" fail this resource (by name). */
   fail?: (type: string, name: string) => boolean;
   outputs?: (type: string, inputs: any) => Record<string, unknown>;
+  /** The answer to an invoke (e.g. command:local:run); by default its inputs come back. */
+  call?: (token: string, inputs: any) => Record<string, unknown>;
+}
+
+/** One invoke the program made. */
+export interface Invoked {
+  token: string;
+  inputs: any;
 }
 
 /** Resolves an Output (or rejects with its error) — mocks never reject silently this way. */
@@ -130,6 +140,7 @@ export function settle<T>(o: pulumi.Input<T>): Promise<T> {
  */
 export async function runWithMocks<T>(program: (opts: pulumi.ComponentResourceOptions) => T, o: MockOptions = {}): Promise<MockRun<T>> {
   const recorded = new Map<string, Omit<Registered, "inputs"> & { inputs?: any }>();
+  const calls: Invoked[] = [];
   await pulumi.runtime.setMocks(
     {
       newResource(raw) {
@@ -140,7 +151,10 @@ export async function runWithMocks<T>(program: (opts: pulumi.ComponentResourceOp
         const outputs = (o.outputs ?? healthyHostOutputs)(args.type, args.inputs);
         return { id: `${args.name}-id`, state: { ...args.inputs, ...outputs } };
       },
-      call: (args) => args.inputs,
+      call: (args) => {
+        calls.push({ token: args.token, inputs: args.inputs });
+        return o.call ? o.call(args.token, args.inputs) : args.inputs;
+      },
     },
     "pulumi-pyjoules",
     "test",
@@ -171,5 +185,6 @@ export async function runWithMocks<T>(program: (opts: pulumi.ComponentResourceOp
       return r;
     },
     ofType: (type) => resources.filter((r) => r.type === type),
+    calls,
   };
 }
