@@ -418,9 +418,10 @@ for (const distro of ALL) {
       log(`plain up after docker rm -f fails:\n${lines.join("\n")}`);
       expect(lines.join("\n")).toMatch(new RegExp(`${NAMES.container}: .*Error stopping container [0-9a-f]{64}: Error response from daemon: No such container`));
       const r = await counted("up --refresh after docker rm -f", () => stack().up({ refresh: true }));
-      expect(changed(r).filter((c) => !c.startsWith("refresh ")).sort()).toEqual([
-        `create ${NAMES.container}`, `replace ${NAMES.attest}`, `update ${NAMES.provision} [create,stdin]`,
-      ]);
+      // the attestation's keys are named when the engine plans its replacement with known triggers (seen here), not
+      // when a trigger is still unknown (7b); either way it is replaced
+      const steps = changed(r).filter((c) => !c.startsWith("refresh ")).map((c) => c.replace(`replace ${NAMES.attest} [triggers]`, `replace ${NAMES.attest}`));
+      expect(steps.sort()).toEqual([`create ${NAMES.container}`, `replace ${NAMES.attest}`, `update ${NAMES.provision} [create,stdin]`]);
       return r;
     };
     for (const d of DRIFTS) {
