@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { local } from "@pulumi/command";
 import { z } from "zod";
-import { shellQuote, verifyInvocation, type DriftTokens } from "../profiles/commands";
+import { DRIFT_TEXT_CHARS, shellQuote, verifyInvocation, type DriftTokens } from "../profiles/commands";
 import { ResolvedConnection } from "./connection";
 
 /**
@@ -12,7 +12,7 @@ import { ResolvedConnection } from "./connection";
  * after the repair: the host remembers the tokens the last provision recorded, and verify.sh returns them.
  */
 
-const INERT = /^[A-Za-z0-9._+~:/()@, -]*$/;
+const INERT = new RegExp(`^[${DRIFT_TEXT_CHARS}]*$`);
 const inert = (max: number) => z.string().max(max).regex(INERT, "must be inert characters");
 
 /** verify.sh's JSON line. */

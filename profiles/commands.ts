@@ -123,8 +123,10 @@ export interface DriftTokens {
   containerToken: string;
 }
 
+/** The characters of verify.sh's answers and of drift tokens (verify.sh's `inert`, provision.sh's token check). */
+export const DRIFT_TEXT_CHARS = "A-Za-z0-9._+~:/()@, -";
 /** A drift token (components/drift.ts) as provision.sh accepts it: inert characters, at most 300. */
-const DRIFT_TOKEN = /^[A-Za-z0-9._+~:/()@, -]{1,300}$/;
+const DRIFT_TOKEN = new RegExp(`^[${DRIFT_TEXT_CHARS}]{1,300}$`);
 
 function verifyArgs(v: DriftTokens | undefined): string[] {
   if (v === undefined) return [];

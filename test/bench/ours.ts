@@ -6,9 +6,9 @@ import * as pulumi from "@pulumi/pulumi";
 import type { EngineEvent } from "@pulumi/pulumi/automation";
 import { stackProgram } from "../../components/stack";
 import { changed, EngineStack, type EngineRun } from "../engine";
-import { TEST_CLIENT_IMAGE, type Vm } from "../vm";
+import { sshdMark, TEST_CLIENT_IMAGE, type Vm } from "../vm";
 import { BENCH_URL } from "./manual";
-import { activitySince, journalMark, type SshdActivity } from "./sshd-exec";
+import { activitySince, type SshdActivity } from "./sshd-exec";
 
 export const PROJECT = "pulumi-pyjoules";
 const EXTRA_READ_PATH = "/sys/devices/system/cpu/**";
@@ -64,7 +64,7 @@ export function spanRecorder(t0: number) {
 
 /** One engine operation on the stack, measured. */
 export async function measuredOp(vms: Vm[], op: (watch: (e: EngineEvent) => void) => Promise<EngineRun>): Promise<OpRun> {
-  const marks = await Promise.all(vms.map((vm) => journalMark(vm)));
+  const marks = await Promise.all(vms.map((vm) => sshdMark(vm)));
   const t0 = performance.now();
   const rec = spanRecorder(t0);
   const r = await op((e) => rec.onEvent(e, performance.now()));

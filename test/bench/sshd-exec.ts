@@ -8,9 +8,9 @@
 //   "Starting session: command for U from A port P id N"        (INFO, one per exec'd command)
 //   "Starting session: subsystem 'sftp' for U from A port P …"  (sftp: ansible's file transfer)
 //   "Starting session: shell on pts/0 for U from A port P …"
-// A command is counted once per "Starting session:" line; its connection is found by the client port.
-import { shellQuote } from "../../profiles/commands";
-import type { Vm } from "../vm";
+// A command is counted once per "Starting session:" line; its connection is found by the client port. The journal
+// is marked and read with test/vm/sshd-log.ts (sshdMark, sshdJournalSince), as the VM suites count connections.
+import { sshdJournalSince, type Vm } from "../vm";
 
 export interface SshdActivity {
   /** Authenticated connections (harness excluded). */
@@ -19,8 +19,6 @@ export interface SshdActivity {
   commands: number;
   bySoftware: Record<string, { sessions: number; commands: number }>;
 }
-
-const JOURNAL = "journalctl --no-pager -o short-iso _COMM=sshd _COMM=sshd-session _COMM=sshd-auth";
 
 /** Pure: counts connections and remote commands in an sshd journal excerpt, leaving out the harness's port. */
 export function countSshdActivity(log: string, harnessPort?: string): SshdActivity {
@@ -57,25 +55,11 @@ function pidOfPort(portByPid: Map<string, string>, port: string): string | undef
   return undefined;
 }
 
-/** A journal cursor; activity is counted from here. */
-export async function journalMark(vm: Vm): Promise<string> {
-  const out = (await vm.ssh(`sudo -n ${JOURNAL} -n 0 --show-cursor`)).stdout;
-  const m = /^-- cursor: (.+)$/m.exec(out);
-  if (!m) throw new Error(`no journal cursor in ${JSON.stringify(out.slice(0, 300))}`);
-  return m[1]!.trim();
-}
-
-/** The raw sshd journal since `cursor`, and the harness's own client port (left out of the counts). */
-export async function journalSince(vm: Vm, cursor: string): Promise<{ log: string; harnessPort?: string }> {
-  const out = (await vm.ssh(`echo "client: $SSH_CLIENT"; sudo -n ${JOURNAL} --after-cursor=${shellQuote(cursor)}`)).stdout;
-  return { log: out, harnessPort: /^client: \S+ (\d+) /m.exec(out)?.[1] };
-}
-
 /** Sessions and remote commands since `cursor`. */
 export async function activitySince(vm: Vm, cursor: string): Promise<SshdActivity> {
   // journald may flush the last lines a moment after the connection closed
   await new Promise((r) => setTimeout(r, 300));
-  const { log, harnessPort } = await journalSince(vm, cursor);
+  const { log, harnessPort } = await sshdJournalSince(vm, cursor);
   return countSshdActivity(log, harnessPort);
 }
 

@@ -6,7 +6,7 @@
 //   phases     the provision and attest scripts run by hand under a timestamped xtrace (phases.ts).
 //   two-hosts  a second VM (bookworm): one-host vs two-host first deploy of one stack, interleaved.
 // Prints progress on stderr and one line `BENCH_JSON {...}` on stdout.
-import { bootVm, ensureImage, sshdDebugLogging, type Distro, type Vm } from "../vm";
+import { bootVm, ensureImage, sshdDebugLogging, sshdMark, type Distro, type Vm } from "../vm";
 import { requireEngine } from "../engine";
 import { cleanHost } from "./host-clean";
 import { ansibleTarget, runPlaybook, type AnsibleRun } from "./ansible";
@@ -15,7 +15,7 @@ import { BENCH_URL, manualFlow, seedProfile, type ManualRun } from "./manual";
 import { ours, type OursRun } from "./ours";
 import { runPhases } from "./vm-phases";
 import { twoHosts } from "./two-hosts";
-import { activitySince, journalMark, type SshdActivity } from "./sshd-exec";
+import { activitySince, type SshdActivity } from "./sshd-exec";
 import { TEST_CLIENT_IMAGE } from "../vm";
 
 const args = process.argv.slice(2);
@@ -27,7 +27,7 @@ const log = (s: string) => process.stderr.write(`[vm-bench ${new Date().toISOStr
 
 type Measured<T> = T & { ssh: SshdActivity };
 async function withSsh<T extends object>(vm: Vm, f: () => Promise<T>): Promise<Measured<T>> {
-  const mark = await journalMark(vm);
+  const mark = await sshdMark(vm);
   const r = await f();
   return { ...r, ssh: await activitySince(vm, mark) };
 }

@@ -30,11 +30,16 @@ export async function sshdMark(vm: Vm): Promise<string> {
   return m[1]!.trim();
 }
 
+/** The raw sshd journal since `cursor`, and the harness's own client port (to be left out of any count). */
+export async function sshdJournalSince(vm: Vm, cursor: string): Promise<{ log: string; harnessPort?: string }> {
+  const out = (await vm.ssh(`echo "client: $SSH_CLIENT"; sudo -n ${JOURNAL} --after-cursor=${shellQuote(cursor)}`)).stdout;
+  return { log: out, harnessPort: /^client: \S+ (\d+) /m.exec(out)?.[1] };
+}
+
 /** The connections since `cursor`, without the harness's own. */
 export async function sshdConnectionsSince(vm: Vm, cursor: string): Promise<SshdConnections> {
-  const out = (await vm.ssh(`echo "client: $SSH_CLIENT"; sudo -n ${JOURNAL} --after-cursor=${shellQuote(cursor)}`)).stdout;
-  const harnessPort = /^client: \S+ (\d+) /m.exec(out)?.[1];
-  return countConnections(out, harnessPort);
+  const { log, harnessPort } = await sshdJournalSince(vm, cursor);
+  return countConnections(log, harnessPort);
 }
 
 /** Pure: counts "Accepted … port P" lines (not the harness's port), classified by the same pid's client software. */
