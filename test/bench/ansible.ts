@@ -55,6 +55,10 @@ export function runPlaybook(t: AnsibleTarget): Promise<AnsibleRun> {
     execFile("ansible-playbook", ["-i", t.inventory, "-e", t.extraVars, path.join(DIR, "playbook.yml")], { env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
       const ms = performance.now() - t0;
       fs.rmSync(cp, { recursive: true, force: true });
+      if ((err as NodeJS.ErrnoException | null)?.code === "ENOENT") {
+        reject(new Error("ansible-playbook is not installed: apt-get install ansible (Debian's, with community.docker)"));
+        return;
+      }
       try {
         const recap = parseRecap(stdout);
         if (err || recap.failed) throw new Error(`ansible-playbook failed: ${stdout.slice(-1500)}${stderr.slice(-500)}`);
