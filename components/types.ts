@@ -139,7 +139,7 @@ export interface Attestation {
   running: boolean;
   /** AppArmor profile Docker reports for the container. */
   apparmorProfile: string;
-  /** /proc/1/attr/current inside the container, e.g. "docker-pyjoules (enforce)". */
+  /** The confinement of the container's PID 1 (its /proc/PID/attr/current, read on the host), e.g. "docker-pyjoules (enforce)". */
   procAttrCurrent: string;
   /** The container is privileged (must be false). */
   privileged: boolean;
@@ -153,9 +153,9 @@ export interface Attestation {
   raplZone: string;
   /** energy_uj of that zone is readable inside the container. */
   raplReadable: boolean;
-  /** energy_uj moved between two reads inside the container about a second apart (a wrap counts as moving). */
+  /** energy_uj read inside the container had moved on from the host's read just before (a wrap counts as moving). */
   raplEnergyIncreasing: boolean;
-  /** How far energy_uj moved between those reads, in microjoules (an integer; -1 when not read twice). */
+  /** How far energy_uj moved between those two reads, in microjoules (an integer; -1 when either was unreadable). */
   raplEnergyDeltaUj: number;
   /** sha256 of the profile file installed on the host, empty when it is missing. */
   profileSha256: string;

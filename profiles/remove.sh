@@ -55,7 +55,7 @@ fi
 
 unit=pyjoules-apparmor@$name.service
 if command -v systemctl >/dev/null 2>&1; then
-	systemctl disable "$unit" >/dev/null 2>&1 || true
+	systemctl --no-reload disable "$unit" >/dev/null 2>&1 || true
 	# The template unit goes with the last profile that uses it.
 	set -- "$UNIT_DIR"/*.wants/pyjoules-apparmor@*.service
 	if [ ! -e "$1" ] && [ -e "$UNIT_DIR/$UNIT_TEMPLATE" ]; then

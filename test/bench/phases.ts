@@ -105,10 +105,10 @@ export function attestPhaser(script: string): (l: TraceLine) => string {
     return [s, s > 0 ? find(endRe, s) : 0];
   };
   const health = [range(/^wait_healthy\(\)/, /^\}/), range(/^\[ "\$health_wait" = 0 \]/, /./)];
-  const energy = [range(/^read_energy\(\)/, /^\}/), range(/^energy_delta\(\)/, /^\}/), range(/^for zone in/, /^done/)];
+  const energy = [range(/^number\(\)/, /^\}/), range(/^energy_delta\(\)/, /^\}/), range(/^for zone in/, /^done/)];
   const denials = [range(/^# Denials/, /^wrong=""/)];
   const within = (rs: [number, number][], n: number) => rs.some(([a, b]) => a > 0 && n >= a && n <= b);
-  return (l) => (within(health, l.line) ? "healthcheck wait" : within(energy, l.line) ? "energy reads (2 docker exec + 1 s pause)" : within(denials, l.line) ? "denial scan" : "inspect + confinement checks");
+  return (l) => (within(health, l.line) ? "healthcheck wait" : within(energy, l.line) ? "energy reads (host read + 1 docker exec)" : within(denials, l.line) ? "denial scan" : "inspect + confinement checks");
 }
 
 /** Pure: per-resource durations of one engine operation, and the time no resource step was running. */

@@ -66,7 +66,7 @@ test("trace parsing and phase attribution", () => {
   assert.equal(p(L(11)), "boot-time loader");
   const a = attestPhaser("x\nwait_healthy() {\n\tsleep 1\n}\n[ \"$health_wait\" = 0 ] || wait_healthy\nfor zone in a; do\n\tread\ndone\n");
   assert.equal(a(L(3)), "healthcheck wait");
-  assert.equal(a(L(7)), "energy reads (2 docker exec + 1 s pause)");
+  assert.equal(a(L(7)), "energy reads (host read + 1 docker exec)");
   assert.equal(a(L(1)), "inspect + confinement checks");
 });
 
