@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { REPO_ROOT } from "../toolchain";
 
-const LINKED = ["index.ts", "package.json", "tsconfig.json", "node_modules"];
+const LINKED = ["index.ts", "package.json", "tsconfig.json", "tsconfig.pulumi.json", "node_modules"];
 
 /** A temp project dir of the root program; `cleanup` removes it. */
 export function rootProjectDir(): { dir: string; cleanup: () => void } {

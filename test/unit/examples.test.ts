@@ -455,3 +455,22 @@ describe("examples/ci", () => {
     expect(readme).toMatch(/Remote commands do not run in preview/);
   });
 });
+
+describe("the root stack program's project (Pulumi.yaml)", () => {
+  const project = load(read("Pulumi.yaml")) as { runtime: { name: string; options?: Record<string, unknown> }; main: string };
+  const tsconfig = (file: string) => ts.readConfigFile(join(root, file), ts.sys.readFile).config as { extends?: string; compilerOptions: Record<string, unknown> };
+
+  it("runs index.ts transpile-only: its tsconfig sets noCheck and repeats tsconfig.json's module settings", () => {
+    expect(project.runtime.name).toBe("nodejs");
+    expect(project.main).toBe("index.ts");
+    const file = project.runtime.options?.tsconfig;
+    expect(file, "runtime.options.tsconfig").toBe("tsconfig.pulumi.json");
+    const pulumiTs = tsconfig(file as string);
+    const base = tsconfig("tsconfig.json");
+    expect(pulumiTs.extends).toBe("./tsconfig.json");
+    expect(pulumiTs.compilerOptions.noCheck).toBe(true);
+    // pulumi-language-nodejs spreads only this file's compilerOptions over its nodenext defaults.
+    for (const k of ["target", "module", "moduleResolution"]) expect(pulumiTs.compilerOptions[k], k).toBe(base.compilerOptions[k]);
+    expect(base.compilerOptions.noCheck, "npm run build still type-checks").toBeUndefined();
+  });
+});
