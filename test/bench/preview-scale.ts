@@ -95,7 +95,7 @@ async function previewFleetOnce(hosts: number, maxRssMb: number, hostKeys: boole
     const run = await runCli(p, ["preview"], maxRssMb);
     const resources = Number(/(\d+) to create/.exec(run.tail)?.[1] ?? NaN);
     if (run.code !== 0) log(`preview of ${hosts} hosts exited ${run.code}${run.aborted ? `, ${run.aborted}` : ""}:\n${run.tail}`);
-    log(`preview ${hosts} hosts: ${(run.ms / 1000).toFixed(1)} s, ${resources} to create, peak RSS total ${run.peaks.totalPeakMb.toFixed(0)} MB (cli ${run.peaks.cli.peakRssMb.toFixed(0)}, program ${run.peaks.program.peakRssMb.toFixed(0)}, docker plugins ${run.peaks["provider-docker"].peakRssMb.toFixed(0)} in ${run.peaks["provider-docker"].maxProcs} procs)`);
+    log(`preview ${hosts} hosts: ${(run.ms / 1000).toFixed(1)} s, ${resources} to create, peak RSS total ${run.peaks.totalPeakMb.toFixed(0)} MB, PSS ${run.peaks.totalPeakPssMb.toFixed(0)} MB (cli ${run.peaks.cli.peakRssMb.toFixed(0)}, program ${run.peaks.program.peakRssMb.toFixed(0)}, docker plugins ${run.peaks["provider-docker"].peakRssMb.toFixed(0)} RSS / ${run.peaks["provider-docker"].peakPssMb.toFixed(0)} PSS in ${run.peaks["provider-docker"].maxProcs} procs)`);
     return { hosts, run, resources, hostKeys, configBytes };
   } finally {
     p.cleanup();
