@@ -127,7 +127,7 @@ for zone in "$R"/sys/class/powercap/intel-rapl:*; do
 	[ -e "$zone/energy_uj" ] || continue
 	rapl_zone=${zone##*/}
 	# The host's read, then the container's: a live counter has moved on in between (a docker exec takes far
-	# longer than the counter's tick), a masked or stale one has not.
+	# longer than the counter's tick), a stale copy has not; a masked one is not readable inside at all.
 	first=$(number "$(cat "$zone/energy_uj" 2>/dev/null || true)")
 	second=$(number "$(timeout 60 docker exec "$container" cat "/sys/class/powercap/$rapl_zone/energy_uj" 2>/dev/null || true)")
 	if [ -n "$second" ]; then

@@ -110,7 +110,7 @@ interface ContainerSpec {
   privileged: boolean;
   capAdd: number;
   mounts: { destination: string; rw: boolean }[];
-  /** Confinement of the container's PID 1 (/proc/PID/attr/current on the host, /proc/1/attr/current inside); null: unreadable. */
+  /** Confinement of the container's PID 1 (/proc/PID/attr/current on the host); null: unreadable. */
   attrCurrent: string | null;
   /** energy_uj of intel-rapl:0 inside: one value per read (the last one repeats); null: missing; "denied": EACCES. */
   raplEnergy: string[] | string | null;
@@ -283,7 +283,6 @@ class FakeHost {
     put("capadd", `${c.capAdd}\n`);
     put("started-at", `${c.startedAt}\n`);
     put("mounts", c.mounts.map((m) => `${m.destination}=${m.rw} `).join("") + "\n");
-    if (c.attrCurrent !== null) put("fs/proc/1/attr/current", c.attrCurrent);
     const energy = "fs/sys/class/powercap/intel-rapl:0/energy_uj";
     if (c.raplEnergy === "denied") put(`${energy}.denied`, "");
     else if (Array.isArray(c.raplEnergy)) put(`${energy}.reads`, c.raplEnergy.map((v) => `${v}\n`).join(""));
